@@ -13,6 +13,7 @@ __all__ = [
     "JsonLdError",
     "UnknownContextError",
     "JsonLdTimeoutError",
+    "JsonLdLimitError",
     "KeyFormatError",
     "SignatureError",
     "MalformedSignatureError",
@@ -21,6 +22,7 @@ __all__ = [
     "ClockSkewError",
     "MissingComponentError",
     "UnsupportedAlgorithmError",
+    "UnknownSignatureAlgorithmError",
     "AlgorithmMismatchError",
     "DigestError",
     "MissingDigestError",
@@ -61,6 +63,13 @@ class JsonLdTimeoutError(JsonLdError):
     """Canonicalisation exceeded its time budget (a crafted document can stall it)."""
 
 
+class JsonLdLimitError(JsonLdError):
+    """A document exceeds a structural limit: nesting, remote contexts, blank nodes.
+
+    Raised before processing so hostile input fails fast instead of recursing.
+    """
+
+
 # -- keys --------------------------------------------------------------------
 
 
@@ -97,6 +106,14 @@ class MissingComponentError(SignatureError):
 
 class UnsupportedAlgorithmError(SignatureError):
     """The algorithm is unknown or disabled."""
+
+
+class UnknownSignatureAlgorithmError(MalformedSignatureError, UnsupportedAlgorithmError):
+    """A signature header names an algorithm we do not know (``algorithm="rsa-sha512"``).
+
+    Both malformed input (S-07: never a 500) and an unsupported algorithm, so
+    callers catching either class see it.
+    """
 
 
 class AlgorithmMismatchError(SignatureError):
