@@ -18,6 +18,7 @@ from .contexts import (
     DEFAULT_CONTEXT,
     EXTENSION_PREFIXES,
     EXTENSION_TERMS,
+    IDENTITY_V1,
     LEMMY_CONTEXT,
     MULTIKEY_V1,
     SECURITY_V1,
@@ -31,6 +32,7 @@ from .reading import is_usual_context, needs_compaction, normalize
 from .writing import context_for
 
 __all__ = [
+    "IDENTITY_V1",
     "AS_CONTEXT",
     "DATA_INTEGRITY_V1",
     "DATA_INTEGRITY_V2",

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Final
 
 __all__ = [
+    "IDENTITY_V1",
     "AS_CONTEXT",
     "DATA_INTEGRITY_V1",
     "DATA_INTEGRITY_V2",
@@ -38,6 +39,8 @@ DATA_INTEGRITY_V2: Final = "https://w3id.org/security/data-integrity/v2"
 MULTIKEY_V1: Final = "https://w3id.org/security/multikey/v1"
 WEBFINGER_CONTEXT: Final = "https://purl.archive.org/socialweb/webfinger"
 LEMMY_CONTEXT: Final = "https://join-lemmy.org/context.json"
+#: Mastodon canonicalises RsaSignature2017 options under this context.
+IDENTITY_V1: Final = "https://w3id.org/identity/v1"
 
 _FILES: Final[Mapping[str, str]] = {
     AS_CONTEXT: "activitystreams.jsonld",
@@ -48,6 +51,7 @@ _FILES: Final[Mapping[str, str]] = {
     MULTIKEY_V1: "multikey-v1.jsonld",
     WEBFINGER_CONTEXT: "webfinger.jsonld",
     LEMMY_CONTEXT: "lemmy-context.jsonld",
+    IDENTITY_V1: "identity-v1.jsonld",
 }
 
 # Contexts served per instance: Pleroma/Akkoma publish LitePub on every host,
