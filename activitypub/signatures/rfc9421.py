@@ -1,0 +1,670 @@
+"""HTTP Message Signatures (RFC 9421) for ActivityPub requests.
+
+Verification is split in two so that an inbox can fetch the signer's key
+asynchronously in between; this module itself never performs I/O::
+
+    sigs = parse_signatures(request.headers)        # MalformedSignatureError
+    sig = select_signature(sigs)                    # or label="sig1"
+    key = await fetch_actor_key(sig.keyid)          # the caller's I/O
+    result = verify(sig, key, method=request.method, url=public_url,
+                    headers=request.headers, body=body)
+    # result.keyid names the key: check its owner is the activity's actor.
+
+``url`` must be the URL the *sender* addressed (scheme and host as seen from
+outside any reverse proxy), since ``@target-uri`` and ``@authority`` are
+derived from it.
+
+Signing returns the headers to add::
+
+    extra = sign_request("POST", inbox_url, headers, body, key, key_id)
+    # {"Content-Digest": ..., "Signature-Input": ..., "Signature": ...}
+
+By default a signature covers ``@method`` and ``@target-uri``, plus
+``content-digest`` for POST/PUT/PATCH or any non-empty body, and carries
+``created`` and ``keyid``: what Mastodon requires of RFC 9421 signatures.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from activitypub.errors import (
+    AlgorithmMismatchError,
+    ClockSkewError,
+    DigestMismatchError,
+    MalformedSignatureError,
+    MissingComponentError,
+    SignatureExpiredError,
+    UnsupportedAlgorithmError,
+)
+from activitypub.keys import ALGORITHMS, PrivateKey, PublicKey
+from activitypub.signatures.digest import content_digest_header, verify_content_digest
+from activitypub.signatures.rfc9421_components import (
+    MAX_FIELD_LENGTH,
+    BareItem,
+    Component,
+    Headers,
+    Item,
+    Params,
+    Url,
+    component_value,
+    normalize_headers,
+    parse_component,
+    parse_dictionary,
+    parse_inner_list,
+    serialize_params,
+    split_url,
+)
+
+__all__ = [
+    "DEFAULT_COMPONENTS",
+    "DEFAULT_POLICY",
+    "Component",
+    "SignatureInput",
+    "VerifiedSignature",
+    "VerifyPolicy",
+    "has_signature",
+    "parse_signatures",
+    "select_signature",
+    "sign_request",
+    "signature_base",
+    "verify",
+    "verify_request",
+]
+
+#: Covered by default when signing, and required by default when verifying.
+DEFAULT_COMPONENTS: Final = ("@method", "@target-uri")
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+_STRING_PARAMS: Final = frozenset({"keyid", "alg", "nonce", "tag"})
+_INT_PARAMS: Final = frozenset({"created", "expires"})
+_MAX_PARAMS: Final = 32
+_KEY_RE: Final = re.compile(r"[a-z*][a-z0-9_\-.*]*")
+
+
+@dataclass(slots=True)
+class SignatureInput:
+    """One signature of a request, parsed but not yet verified.
+
+    ``keyid`` is what the caller resolves to a key before calling
+    :func:`verify`. Nothing here is trustworthy until then.
+    """
+
+    label: str
+    components: tuple[Component, ...]
+    params: Params
+    signature: bytes
+    keyid: str | None = None
+    alg: str | None = None
+    created: int | None = None
+    expires: int | None = None
+    nonce: str | None = None
+    tag: str | None = None
+    #: Canonical serialisation of the inner list: the ``@signature-params`` value.
+    signature_params: str = ""
+    #: The covered component identifiers as serialised (``'"@method"'`` ...).
+    component_ids: tuple[str, ...] = ()
+    #: Component identities (names, or name and parameters), for coverage checks.
+    identities: frozenset[object] = frozenset()
+    #: Whether ``content-digest`` (with or without parameters) is covered.
+    covers_digest: bool = False
+
+    def covers(self, component: str | Component) -> bool:
+        """Whether ``component`` (``"@method"``, ``"content-digest"`` ...) is covered."""
+        return parse_component(component).identity in self.identities
+
+
+@dataclass(slots=True)
+class VerifiedSignature:
+    """A signature that verified. Check that ``keyid``'s owner is the actor."""
+
+    label: str
+    keyid: str | None
+    alg: str
+    components: tuple[str, ...]
+    created: int | None
+    expires: int | None
+    nonce: str | None
+    tag: str | None
+    params: Params = field(default=())
+
+    @property
+    def key_id(self) -> str | None:
+        """``keyid`` under the name the draft-cavage result uses, so callers treat both alike."""
+        return self.keyid
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyPolicy:
+    """What a verifier demands beyond a correct signature.
+
+    The time window follows the draft-cavage verifier of this package: a
+    signature is refused when ``created`` is more than ``clock_skew`` seconds
+    in the future, or when now is past its end of life plus ``clock_skew``.
+    The end of life is ``expires``, else ``created + default_lifetime``, and
+    never later than ``created + max_lifetime``.
+    """
+
+    #: Components every signature must cover (identifiers as in ``Signature-Input``).
+    required_components: tuple[str, ...] = DEFAULT_COMPONENTS
+    #: Require ``content-digest`` coverage on POST/PUT/PATCH and any non-empty body.
+    require_content_digest: bool = True
+    #: Check a covered ``content-digest`` against the body.
+    verify_digest: bool = True
+    require_keyid: bool = True
+    require_created: bool = True
+    clock_skew: int = 3600
+    default_lifetime: int = 300
+    max_lifetime: int = 12 * 3600
+    #: Algorithms accepted; ``None`` accepts all four RFC 9421 asymmetric ones.
+    algorithms: frozenset[str] | None = None
+    #: Signature to verify when several are present (else the first, or ``tag``'s).
+    label: str | None = None
+    tag: str | None = None
+
+
+DEFAULT_POLICY: Final = VerifyPolicy()
+
+# -- parsing -------------------------------------------------------------------
+
+_COMPONENT_CACHE: dict[tuple[str, Params], Component] = {}
+
+
+def _component(name: str, params: Params) -> Component:
+    cache_key = (name, params)
+    component = _COMPONENT_CACHE.get(cache_key)
+    if component is None:
+        component = Component(name, params)
+        if len(_COMPONENT_CACHE) < 4096:
+            _COMPONENT_CACHE[cache_key] = component
+    return component
+
+
+class _Coverage:
+    """What a covered-component list implies, computed once per distinct list."""
+
+    __slots__ = ("components", "covers_digest", "identities", "inner", "texts")
+
+    def __init__(self, components: tuple[Component, ...]) -> None:
+        self.components = components
+        self.texts = tuple(c.text for c in components)
+        self.inner = " ".join(self.texts)
+        self.identities = frozenset(c.identity for c in components)
+        self.covers_digest = any(c.name == "content-digest" for c in components)
+
+
+def _build_coverage(label: str, members: tuple[Item, ...]) -> _Coverage:
+    components: list[Component] = []
+    identities: set[object] = set()
+    for name, cparams in members:
+        if type(name) is not str:
+            raise MalformedSignatureError(f"Signature-Input {label!r}: components must be strings")
+        component = _component(name, cparams)
+        if component.identity in identities:
+            raise MalformedSignatureError(
+                f"Signature-Input {label!r}: component {component.text} repeated"
+            )
+        identities.add(component.identity)
+        components.append(component)
+    return _Coverage(tuple(components))
+
+
+_COMPONENTS_CACHE: dict[tuple[Item, ...], _Coverage] = {}
+
+
+def _coverage(label: str, members: tuple[Item, ...]) -> _Coverage:
+    coverage = _COMPONENTS_CACHE.get(members)
+    if coverage is None:
+        coverage = _build_coverage(label, members)
+        if len(_COMPONENTS_CACHE) < 512:
+            _COMPONENTS_CACHE[members] = coverage
+    return coverage
+
+
+def has_signature(headers: Headers) -> bool:
+    """Whether the request carries an RFC 9421 signature (a ``Signature-Input`` field)."""
+    items = headers.keys() if isinstance(headers, Mapping) else (k for k, _ in headers)
+    return any(k.lower() == "signature-input" for k in items)
+
+
+def parse_signatures(headers: Headers) -> list[SignatureInput]:
+    """Every signature of a request, in ``Signature-Input`` order.
+
+    Returns ``[]`` when neither ``Signature-Input`` nor ``Signature`` is
+    present. Raises :class:`MalformedSignatureError` when either field is not a
+    valid structured field, the labels of the two do not match, a component is
+    not a string, is repeated or unsupported, or a parameter has the wrong type.
+    """
+    return _parse_signatures(normalize_headers(headers))
+
+
+# The usual Signature-Input: one member whose parameters are canonical Strings
+# (no escapes) and Integers. It is read with two regular expressions; anything
+# else goes through the general RFC 8941 parser, which gives the same result.
+_ONE_INPUT: Final = re.compile(
+    r' *([a-z*][a-z0-9_\-.*]*+)=(\((?:[^()"]++|"(?:[^"\\]++|\\.)*+")*+\))'
+    r'((?:;[a-z*][a-z0-9_\-.*]*+=(?:"[\x20\x21\x23-\x5b\x5d-\x7e]*+"|(?:0|[1-9][0-9]{0,14}+)(?![0-9.])))*+)'
+    r"[ \t]*"
+)
+_CANONICAL_PARAM: Final = re.compile(r';([a-z*][a-z0-9_\-.*]*+)=(?:"([^"]*)"|([0-9]+))')
+_INNER_COVERAGE: dict[str, _Coverage] = {}
+
+
+def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
+    inputs_text = h.get("signature-input")
+    sigs_text = h.get("signature")
+    if inputs_text is None and sigs_text is None:
+        return []
+    if inputs_text is None or sigs_text is None:
+        raise MalformedSignatureError("Signature-Input and Signature must come together")
+    if len(inputs_text) > MAX_FIELD_LENGTH or len(sigs_text) > MAX_FIELD_LENGTH:
+        raise MalformedSignatureError("signature field too long")
+    fast = _ONE_INPUT.fullmatch(inputs_text)
+    inputs = None if fast is not None else parse_dictionary(inputs_text, name="Signature-Input")
+    signatures: dict[str, bytes] = {}
+    # The usual single ``label=:base64:`` (padded) is read without the general
+    # parser: strict base64 decoding refuses any other character, so a second
+    # member or parameters make it fall through.
+    label, sep, value_text = sigs_text.partition("=:")
+    fast_sig = False
+    if sep and value_text.endswith(":") and _KEY_RE.fullmatch(label) is not None:
+        try:
+            signatures[label] = binascii.a2b_base64(value_text[:-1], strict_mode=True)
+            fast_sig = True
+        except binascii.Error:
+            pass
+    if not fast_sig:
+        for label, (value, _params) in parse_dictionary(sigs_text, name="Signature"):
+            if label in signatures:
+                raise MalformedSignatureError(f"label {label!r} repeated in Signature")
+            if type(value) is not bytes:
+                raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
+            signatures[label] = value
+    out: list[SignatureInput] = []
+    if fast is not None:
+        label, inner_text, params_text = fast.groups()
+        coverage = _INNER_COVERAGE.get(inner_text)
+        if coverage is None:
+            coverage = _coverage(label, parse_inner_list(inner_text))
+            if len(_INNER_COVERAGE) < 512:
+                _INNER_COVERAGE[inner_text] = coverage
+        params = tuple((k, int(n) if n else v) for k, v, n in _CANONICAL_PARAM.findall(params_text))
+        out.append(
+            _signature_input(
+                label, coverage, params, signatures, f"({coverage.inner}){params_text}"
+            )
+        )
+    else:
+        assert inputs is not None
+        for label, (members, params) in inputs:
+            if any(sig.label == label for sig in out):
+                raise MalformedSignatureError(f"label {label!r} repeated in Signature-Input")
+            if not isinstance(members, tuple):
+                raise MalformedSignatureError(f"Signature-Input {label!r} is not an inner list")
+            coverage = _coverage(label, members)
+            serialized = f"({coverage.inner}){serialize_params(params)}"
+            out.append(_signature_input(label, coverage, params, signatures, serialized))
+    if len(out) != len(signatures):
+        extra = sorted(set(signatures) - {sig.label for sig in out})
+        raise MalformedSignatureError(f"Signature labels {extra} have no Signature-Input")
+    return out
+
+
+def _signature_input(
+    label: str,
+    coverage: _Coverage,
+    params: Params,
+    signatures: Mapping[str, bytes],
+    signature_params: str,
+) -> SignatureInput:
+    signature = signatures.get(label)
+    if signature is None:
+        raise MalformedSignatureError(f"Signature has no value for label {label!r}")
+    keyid = alg = nonce = tag = None
+    created = expires = None
+    if len(params) > _MAX_PARAMS:
+        raise MalformedSignatureError(f"Signature-Input {label!r}: too many parameters")
+    if len({key for key, _ in params}) != len(params):
+        raise MalformedSignatureError(f"Signature-Input {label!r}: a parameter is repeated")
+    for key, value in params:
+        if key in _INT_PARAMS:
+            if type(value) is not int or value < 0:
+                raise MalformedSignatureError(f"{key} must be a non-negative integer")
+            if key == "created":
+                created = value
+            else:
+                expires = value
+        elif key in _STRING_PARAMS:
+            if type(value) is not str:
+                raise MalformedSignatureError(f"{key} must be a string")
+            if key == "keyid":
+                keyid = value
+            elif key == "alg":
+                alg = value
+            elif key == "nonce":
+                nonce = value
+            else:
+                tag = value
+    return SignatureInput(
+        label=label,
+        components=coverage.components,
+        params=params,
+        signature=signature,
+        keyid=keyid,
+        alg=alg,
+        created=created,
+        expires=expires,
+        nonce=nonce,
+        tag=tag,
+        signature_params=signature_params,
+        component_ids=coverage.texts,
+        identities=coverage.identities,
+        covers_digest=coverage.covers_digest,
+    )
+
+
+def select_signature(
+    signatures: Sequence[SignatureInput], label: str | None = None, tag: str | None = None
+) -> SignatureInput:
+    """The signature named ``label`` (or the first, or the first with ``tag``).
+
+    Raises :class:`MissingComponentError` when there is no such signature
+    (including when the request is not signed at all).
+    """
+    for sig in signatures:
+        if (label is None or sig.label == label) and (tag is None or sig.tag == tag):
+            return sig
+    if not signatures:
+        raise MissingComponentError("the request carries no RFC 9421 signature")
+    wanted = f"label {label!r}" if label is not None else f"tag {tag!r}"
+    raise MissingComponentError(f"no signature with {wanted}")
+
+
+# -- signature base ------------------------------------------------------------
+
+
+_URL_CACHE: dict[str, Url] = {}
+
+
+def _base(
+    components: Iterable[Component],
+    signature_params: str,
+    method: str,
+    url: str,
+    h: Mapping[str, str],
+    raw: Headers | None,
+) -> bytes:
+    parts: Url | None = None
+    lines = []
+    count = 0
+    for component in components:
+        name = component.name
+        value: str | None
+        if name == "@method":
+            value = method
+        elif name[0] == "@":
+            if parts is None:
+                parts = _URL_CACHE.get(url)
+                if parts is None:
+                    parts = split_url(url)
+                    if len(_URL_CACHE) < 256:
+                        _URL_CACHE[url] = parts
+            value = (
+                parts.target_uri
+                if name == "@target-uri"
+                else component_value(component, method, parts, h, raw)
+            )
+        else:
+            value = None if component.params else h.get(name)
+            if value is None or "\n" in value or "\r" in value:
+                value = component_value(component, method, parts, h, raw)
+        lines.append(f"{component.text}: {value}")
+        count += 1
+    lines.append(f'"@signature-params": {signature_params}')
+    base = "\n".join(lines)
+    if base.count("\n") != count:
+        raise MalformedSignatureError("a covered component value contains a line break")
+    try:
+        return base.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedSignatureError("a covered component value is not ASCII") from None
+
+
+def signature_base(sig: SignatureInput, *, method: str, url: str, headers: Headers) -> bytes:
+    """The exact bytes signed (RFC 9421 §2.5), for debugging and tests."""
+    return _base(
+        sig.components, sig.signature_params, method, url, normalize_headers(headers), headers
+    )
+
+
+# -- verification --------------------------------------------------------------
+
+
+def verify(
+    signature: SignatureInput,
+    key: PublicKey,
+    *,
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes | None = None,
+    policy: VerifyPolicy = DEFAULT_POLICY,
+    algorithm: str | None = None,
+    now: float | None = None,
+) -> VerifiedSignature:
+    """Verify one parsed signature with ``key``; raise unless it holds under ``policy``.
+
+    ``body`` is the raw request body (``None`` is taken as empty): when
+    ``content-digest`` is covered it is checked against it. ``algorithm`` is
+    the algorithm the key is known to be for (from its metadata), if any; else
+    the signature's ``alg`` or the key's default is used.
+
+    Raises (all :class:`SignatureError`): ``MissingComponentError`` (a
+    required component is not covered, or a covered field is absent),
+    ``MalformedSignatureError``, ``ClockSkewError``, ``SignatureExpiredError``,
+    ``UnsupportedAlgorithmError``, ``AlgorithmMismatchError``,
+    ``MissingDigestError``, ``DigestMismatchError``, ``InvalidSignatureError``.
+    """
+    h = normalize_headers(headers)
+    return _verify(signature, key, method, url, h, headers, body, policy, algorithm, now)
+
+
+def verify_request(
+    key: PublicKey,
+    *,
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes | None = None,
+    policy: VerifyPolicy = DEFAULT_POLICY,
+    algorithm: str | None = None,
+    now: float | None = None,
+) -> VerifiedSignature:
+    """Parse, select (``policy.label`` / ``policy.tag``) and verify, when the key is at hand."""
+    h = normalize_headers(headers)
+    sig = select_signature(_parse_signatures(h), policy.label, policy.tag)
+    return _verify(sig, key, method, url, h, headers, body, policy, algorithm, now)
+
+
+_REQUIRED: dict[tuple[str, ...], tuple[Component, ...]] = {}
+_DEFAULT_REQUIRED: Final = tuple(parse_component(c) for c in DEFAULT_COMPONENTS)
+
+
+def _verify(
+    sig: SignatureInput,
+    key: PublicKey,
+    method: str,
+    url: str,
+    h: Mapping[str, str],
+    raw: Headers,
+    body: bytes | None,
+    policy: VerifyPolicy,
+    algorithm: str | None,
+    now: float | None,
+) -> VerifiedSignature:
+    # 1. coverage
+    required: tuple[Component, ...] | None
+    if policy.required_components is DEFAULT_COMPONENTS:
+        required = _DEFAULT_REQUIRED
+    else:
+        required = _REQUIRED.get(policy.required_components)
+    if required is None:
+        required = _REQUIRED[policy.required_components] = tuple(
+            parse_component(r) for r in policy.required_components
+        )
+    covered = sig.identities
+    for component in required:
+        if component.identity not in covered:
+            raise MissingComponentError(f"the signature does not cover {component.text}")
+    if (
+        policy.require_content_digest
+        and not sig.covers_digest
+        and (body or method.upper() in _BODY_METHODS)
+    ):
+        raise MissingComponentError("the signature does not cover content-digest")
+    # 2. parameters and time window
+    if policy.require_keyid and sig.keyid is None:
+        raise MalformedSignatureError("the signature has no keyid")
+    created, expires = sig.created, sig.expires
+    if policy.require_created and created is None:
+        raise MalformedSignatureError("the signature has no created time")
+    t = time.time() if now is None else now
+    if created is not None and created > t + policy.clock_skew:
+        raise ClockSkewError(f"signature created {created - t:.0f} s in the future")
+    end: float | None = expires
+    if created is not None:
+        end = min(
+            created + policy.default_lifetime if end is None else end, created + policy.max_lifetime
+        )
+    if end is not None and t > end + policy.clock_skew:
+        raise SignatureExpiredError("the signature has expired")
+    # 3. algorithm
+    alg = sig.alg
+    if algorithm is not None:
+        if alg is not None and alg != algorithm:
+            raise AlgorithmMismatchError(f"signature declares {alg!r}, key is for {algorithm!r}")
+        alg = algorithm
+    elif alg is None:
+        alg = key.default_algorithm
+    key_type = ALGORITHMS.get(alg)
+    if key_type is None or (policy.algorithms is not None and alg not in policy.algorithms):
+        raise UnsupportedAlgorithmError(f"unsupported signature algorithm {alg!r}")
+    if key_type != key.type:
+        raise AlgorithmMismatchError(f"algorithm {alg!r} cannot be used with a {key.type} key")
+    # 4. signature base, body digest, then the signature itself
+    data = _base(sig.components, sig.signature_params, method, url, h, raw)
+    if policy.verify_digest and sig.covers_digest:
+        _check_content_digest(h["content-digest"], body or b"")
+    key.verify(sig.signature, data, alg)
+    return VerifiedSignature(
+        label=sig.label,
+        keyid=sig.keyid,
+        alg=alg,
+        components=sig.component_ids,
+        created=created,
+        expires=expires,
+        nonce=sig.nonce,
+        tag=sig.tag,
+        params=sig.params,
+    )
+
+
+def _check_content_digest(value: str, body: bytes) -> None:
+    """``digest.verify_content_digest``, with a fast path for one sha-256/sha-512 member."""
+    name, sep, rest = value.partition("=:")
+    if sep and rest.endswith(":") and (name == "sha-256" or name == "sha-512"):
+        try:
+            claimed = binascii.a2b_base64(rest[:-1], strict_mode=True)
+        except binascii.Error:
+            claimed = b""
+        expected = (hashlib.sha256 if name == "sha-256" else hashlib.sha512)(body).digest()
+        if len(claimed) == len(expected):
+            if not hmac.compare_digest(claimed, expected):
+                raise DigestMismatchError(f"Content-Digest {name} does not match the body")
+            return
+    verify_content_digest(value, body)  # every other shape, and its errors
+
+
+# -- signing -------------------------------------------------------------------
+
+
+def sign_request(
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes | None,
+    key: PrivateKey,
+    key_id: str | None = None,
+    *,
+    components: Sequence[str | Component] | None = None,
+    label: str = "sig1",
+    created: int | None = None,
+    expires: int | None = None,
+    nonce: str | None = None,
+    tag: str | None = None,
+    alg: str | None = None,
+    now: float | None = None,
+) -> dict[str, str]:
+    """Sign a request; return the headers to add to it.
+
+    ``Content-Digest`` (SHA-256) is returned too when ``body`` is given and
+    ``headers`` has none; an existing one must match the body. ``components``
+    defaults to ``@method``, ``@target-uri`` and, on POST/PUT/PATCH or any
+    non-empty body, ``content-digest``. ``alg``, when given, is used and
+    declared in the signature; otherwise the key's default algorithm is used
+    undeclared. ``key_id`` defaults to ``key.id``. ``created`` defaults to now.
+
+    If the request already carries a signature, join ours to its
+    ``Signature-Input``/``Signature`` values with ``", "`` (use another label).
+    """
+    key_id = key.id if key_id is None else key_id
+    if key_id is None:
+        raise ValueError("a key id is needed: pass key_id or give the key an id")
+    h = normalize_headers(headers)
+    out: dict[str, str] = {}
+    if body is not None:
+        existing = h.get("content-digest")
+        if existing is None:
+            h["content-digest"] = out["Content-Digest"] = content_digest_header(body)
+        else:
+            verify_content_digest(existing, body)
+    if components is None:
+        with_digest = body is not None and (bool(body) or method.upper() in _BODY_METHODS)
+        components = (*DEFAULT_COMPONENTS, "content-digest") if with_digest else DEFAULT_COMPONENTS
+    parsed = [parse_component(c) for c in components]
+    if len({c.identity for c in parsed}) != len(parsed):
+        raise MalformedSignatureError("a component is listed twice")
+    used_alg = key.default_algorithm if alg is None else alg
+    if used_alg not in ALGORITHMS:
+        raise UnsupportedAlgorithmError(f"unsupported signature algorithm {used_alg!r}")
+    if ALGORITHMS[used_alg] != key.type:
+        raise AlgorithmMismatchError(f"algorithm {used_alg!r} cannot be used with a {key.type} key")
+    params: list[tuple[str, BareItem]] = [
+        ("created", int(time.time() if now is None else now) if created is None else created),
+        ("keyid", key_id),
+    ]
+    if alg is not None:
+        params.append(("alg", alg))
+    if expires is not None:
+        params.append(("expires", expires))
+    if nonce is not None:
+        params.append(("nonce", nonce))
+    if tag is not None:
+        params.append(("tag", tag))
+    inner = " ".join(c.text for c in parsed)
+    signature_params = f"({inner}){serialize_params(tuple(params))}"
+    # The label must be a valid dictionary key; check it as one.
+    if parse_dictionary(label, name="label") != [(label, (True, ()))]:
+        raise MalformedSignatureError(f"not a valid signature label: {label!r}")
+    data = _base(parsed, signature_params, method, url, h, headers)
+    signature = key.sign(data, used_alg)
+    out["Signature-Input"] = f"{label}={signature_params}"
+    out["Signature"] = f"{label}=:{base64.b64encode(signature).decode('ascii')}:"
+    return out
