@@ -1,8 +1,37 @@
-"""activitypub: an async ActivityPub library for Python web servers."""
+"""activitypub: an async ActivityPub library for Python web servers.
 
+The public surface is re-exported here: the ActivityStreams vocabulary, keys,
+the signature schemes (by module: ``cavage``, ``rfc9421``), and the errors.
+"""
+
+from activitypub import jsonld
 from activitypub.errors import *  # noqa: F403
 from activitypub.errors import __all__ as _errors_all
+from activitypub.keys import PrivateKey, PublicKey
+from activitypub.signatures import (
+    cavage,
+    create_proof,
+    proof_verification_method,
+    rfc9421,
+    verify_ld_signature,
+    verify_proof,
+)
+from activitypub.vocab import *  # noqa: F403
+from activitypub.vocab import __all__ as _vocab_all
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", *_errors_all]
+__all__ = [
+    "__version__",
+    "PrivateKey",
+    "PublicKey",
+    "cavage",
+    "rfc9421",
+    "create_proof",
+    "proof_verification_method",
+    "verify_proof",
+    "verify_ld_signature",
+    "jsonld",
+    *_vocab_all,
+    *_errors_all,
+]

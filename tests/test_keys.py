@@ -72,6 +72,29 @@ def test_mastodon_actor_key_parses() -> None:
     assert key.id == actor["publicKey"]["id"]
 
 
+def test_published_keys_round_trip_through_the_vocabulary() -> None:
+    from activitypub.vocab import CryptographicKey, Multikey, Person, parse
+
+    rsa = PrivateKey.generate("rsa")
+    ed = PrivateKey.generate("ed25519")
+    actor = "https://a.example/users/a"
+    person = Person(
+        id=actor,
+        public_key=CryptographicKey.from_key(rsa.public_key, id=actor + "#main-key", owner=actor),
+        assertion_method=[Multikey.from_key(ed.public_key, id=actor + "#ed", controller=actor)],
+    )
+    back = parse(person.to_json())
+    assert isinstance(back, Person)
+    assert isinstance(back.public_key, CryptographicKey)
+    assert back.public_key.to_key() == rsa.public_key
+    assert back.public_key.to_key().id == actor + "#main-key"
+    method = back.assertion_method[0]  # type: ignore[index]
+    assert isinstance(method, Multikey)
+    assert method.to_key() == ed.public_key
+    with pytest.raises(KeyFormatError):
+        CryptographicKey(id="k").to_key()
+
+
 def test_algorithm_confusion_refused(rsa_key: PrivateKey) -> None:
     ed = PrivateKey.generate("ed25519")
     with pytest.raises(AlgorithmMismatchError):

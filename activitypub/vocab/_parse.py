@@ -1,0 +1,136 @@
+"""Reading documents into classes and writing them back, ``@context`` included.
+
+Documents under the usual contexts are read straight from their compact
+JSON (the fast path). One whose context could make a familiar key mean
+something else (``@vocab``, a redefined term, prefixed keys) is first
+compacted with pyld against our context, so both forms read the same.
+
+Terms we do not model keep working across a round trip: their definitions
+from the source's inline ``@context`` (and any remote context besides the
+standard ones) are written back, but only those the output still uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, TypeVar
+
+from activitypub.errors import JsonLdError, UnknownContextError, VocabularyError
+from activitypub.jsonld import context_for, is_usual_context, normalize
+from activitypub.vocab._context import Defs, known_terms, read_defs
+from activitypub.vocab._node import Node, build
+from activitypub.vocab._values import MAX_DEPTH, Unusual, _Sink, _Source
+
+__all__ = ["dumps", "parse"]
+
+N = TypeVar("N", bound=Node)
+
+_EMPTY = _Source(None)
+_CHECKING = _Source(None, checking=True)
+
+
+def _reject_constant(name: str) -> Any:
+    raise VocabularyError(f"{name} is not valid JSON")
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except VocabularyError:
+        raise
+    except RecursionError:
+        raise VocabularyError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, huge integers
+        raise VocabularyError(f"not JSON: {exc}") from None
+
+
+def _read_compacted(data: dict[str, Any], cls: type[Node]) -> Node:
+    """The slow path: compact with pyld against our context, then read by name."""
+    try:
+        data = normalize(data)
+    except UnknownContextError:
+        pass  # read by name, as servers that do not process JSON-LD do
+    except JsonLdError as exc:
+        raise VocabularyError(f"cannot read the document's @context: {exc}") from exc
+    except RecursionError:
+        raise VocabularyError(f"nested deeper than {MAX_DEPTH} levels") from None
+    context = data.get("@context")
+    src = _Source(read_defs(context)) if context is not None else _EMPTY
+    return build(data, (cls,), 0, src, strict=True)
+
+
+def read_document(data: Any, cls: type[N]) -> N:
+    """Read one top-level JSON object as ``cls`` (or the subclass its type names)."""
+    if isinstance(data, bytes | bytearray | str):
+        data = _loads(bytes(data) if isinstance(data, bytearray) else data)
+    if type(data) is not dict:
+        raise VocabularyError(f"a document must be a JSON object, not {type(data).__name__}")
+    context = data.get("@context")
+    try:
+        usual = is_usual_context(context)
+    except RecursionError:
+        raise VocabularyError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if usual:
+        src = _Source(read_defs(context), checking=True) if context is not None else _CHECKING
+        try:
+            node = build(data, (cls,), 0, src, strict=True)
+        except Unusual:
+            node = _read_compacted(data, cls)
+    else:
+        node = _read_compacted(data, cls)
+    assert isinstance(node, cls)
+    return node
+
+
+def parse(data: bytes | str | dict[str, Any]) -> Node:
+    """Read an ActivityStreams document into the class its ``type`` names.
+
+    Accepts the request body (bytes or str) or already-decoded JSON. Any
+    input that is not a usable document raises ``VocabularyError``.
+    """
+    from activitypub.vocab._core import Object
+
+    return read_document(data, Object)
+
+
+def write_document(node: Node) -> dict[str, Any]:
+    """``node`` as compact JSON under an ``@context`` of exactly the terms it uses."""
+    sink = _Sink()
+    body = node._dump(sink)
+    terms = sink.terms
+    for term in list(terms):
+        prefix, colon, _ = term.partition(":")
+        if colon and prefix:
+            terms.add(prefix)
+    kept = Defs.merge(sink.defs).used_by(terms, known_terms())
+    extra = json.dumps(kept.terms, sort_keys=True) if kept.terms else ""
+    return {"@context": _copy(_context(frozenset(terms), extra, kept.remote)), **body}
+
+
+@functools.lru_cache(maxsize=512)
+def _context(terms: frozenset[str], extra: str, remote: tuple[str, ...]) -> Any:
+    """The ``@context`` for these terms; cached, as most documents look alike."""
+    context = context_for(terms, extra=json.loads(extra) if extra else None)
+    if remote:
+        listed = [context] if isinstance(context, str | dict) else list(context)
+        urls = [url for url in remote if url not in listed]
+        at = len(listed) - 1 if isinstance(listed[-1], dict) else len(listed)
+        context = [*listed[:at], *urls, *listed[at:]]
+    return context
+
+
+def _copy(context: Any) -> Any:
+    """A copy deep enough that callers may edit the result (contexts nest little)."""
+    if isinstance(context, list):
+        return [_copy(entry) for entry in context]
+    if isinstance(context, dict):
+        return {key: _copy(value) for key, value in context.items()}
+    return context
+
+
+def dumps(node: Node) -> bytes:
+    """``node.to_json()`` as compact UTF-8 JSON."""
+    return json.dumps(
+        write_document(node), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode()
