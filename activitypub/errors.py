@@ -7,6 +7,13 @@ Callers branch on the class, never on the message: an inbox maps
 from __future__ import annotations
 
 __all__ = [
+    "KeyUnavailableError",
+    "KeyOwnerError",
+    "InboxError",
+    "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
+    "ForbiddenError",
+    "UnauthorizedActivityError",
     "ActivityPubError",
     "ParseError",
     "VocabularyError",
@@ -30,6 +37,21 @@ __all__ = [
     "UnsupportedDigestError",
     "MalformedDigestError",
     "ProofError",
+    "StorageError",
+    "SchemaVersionError",
+    "FetchError",
+    "BlockedAddressError",
+    "NetworkError",
+    "FetchTimeoutError",
+    "ResponseTooLargeError",
+    "RedirectError",
+    "HttpStatusError",
+    "GoneError",
+    "ContentTypeError",
+    "InvalidDocumentError",
+    "IdMismatchError",
+    "WebFingerError",
+    "NodeInfoError",
 ]
 
 
@@ -142,3 +164,118 @@ class MalformedDigestError(DigestError, ParseError):
 
 class ProofError(SignatureError):
     """An object integrity proof or Linked Data signature is missing or malformed."""
+
+
+# -- federation -------------------------------------------------------------------
+
+
+class KeyUnavailableError(SignatureError):
+    """The signing key could not be fetched (or its host failed recently: cached)."""
+
+
+class KeyOwnerError(SignatureError):
+    """The key does not belong to the activity's actor, or the owner does not list it."""
+
+
+class InboxError(ActivityPubError):
+    """An inbox request refused before signature checks; ``status`` is the HTTP answer."""
+
+    status = 400
+
+
+class PayloadTooLargeError(InboxError):
+    status = 413
+
+
+class UnsupportedMediaTypeError(InboxError):
+    status = 415
+
+
+class ForbiddenError(InboxError):
+    """The sender or its domain is blocked."""
+
+    status = 403
+
+
+class UnauthorizedActivityError(InboxError):
+    """A verified sender tried what only another actor may do (Update/Delete/Undo/Accept)."""
+
+    status = 403
+
+
+# -- storage and queues --------------------------------------------------------
+
+
+class StorageError(ActivityPubError):
+    """A storage or queue backend failed: unreadable or corrupt database, not open."""
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer version of this library; refusing to touch it."""
+
+
+# -- fetching ----------------------------------------------------------------
+
+
+class FetchError(ActivityPubError):
+    """An outgoing request (fetch, delivery, WebFinger, NodeInfo) failed."""
+
+
+class BlockedAddressError(FetchError):
+    """The URL or an address it resolves to is refused by the address policy (SSRF).
+
+    Raised before any connection is made to the address.
+    """
+
+
+class NetworkError(FetchError):
+    """The connection could not be made or broke off (refused, reset, TLS, DNS)."""
+
+
+class FetchTimeoutError(FetchError):
+    """The exchange did not finish within its overall deadline."""
+
+
+class ResponseTooLargeError(FetchError):
+    """The response body exceeds the size limit (announced or actual)."""
+
+
+class RedirectError(FetchError):
+    """A redirect was refused: too many, a loop, a change of scheme or of origin."""
+
+
+class HttpStatusError(FetchError):
+    """The server answered with a status other than the one expected."""
+
+    def __init__(self, message: str, status: int, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class GoneError(HttpStatusError):
+    """410 Gone: the object was deleted; callers may drop what they cached of it."""
+
+
+class ContentTypeError(FetchError):
+    """The response is not of an accepted media type (not ActivityStreams JSON)."""
+
+
+class InvalidDocumentError(FetchError, ParseError):
+    """The response body is not a JSON object of the expected shape."""
+
+
+class IdMismatchError(FetchError):
+    """The fetched document's ``id`` is not the URL that served it (or not same-origin).
+
+    A server is authoritative only for ids on its own origin: anything else
+    could be a forgery of another server's object.
+    """
+
+
+class WebFingerError(FetchError):
+    """A WebFinger lookup gave no usable answer (bad handle, no ``self`` link ...)."""
+
+
+class NodeInfoError(FetchError):
+    """NodeInfo discovery or parsing failed."""

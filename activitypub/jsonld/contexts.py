@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Final
 
 __all__ = [
+    "DID_V1",
     "IDENTITY_V1",
     "AS_CONTEXT",
     "DATA_INTEGRITY_V1",
@@ -41,6 +42,8 @@ WEBFINGER_CONTEXT: Final = "https://purl.archive.org/socialweb/webfinger"
 LEMMY_CONTEXT: Final = "https://join-lemmy.org/context.json"
 #: Mastodon canonicalises RsaSignature2017 options under this context.
 IDENTITY_V1: Final = "https://w3id.org/identity/v1"
+#: bovine puts the DID context on every document it sends.
+DID_V1: Final = "https://www.w3.org/ns/did/v1"
 
 _FILES: Final[Mapping[str, str]] = {
     AS_CONTEXT: "activitystreams.jsonld",
@@ -52,6 +55,7 @@ _FILES: Final[Mapping[str, str]] = {
     WEBFINGER_CONTEXT: "webfinger.jsonld",
     LEMMY_CONTEXT: "lemmy-context.jsonld",
     IDENTITY_V1: "identity-v1.jsonld",
+    DID_V1: "did-v1.jsonld",
 }
 
 # Contexts served per instance: Pleroma/Akkoma publish LitePub on every host,

@@ -1,0 +1,210 @@
+"""Receiving: the inbox pipeline, one step per function, in the order they run.
+
+size → content type → JSON → digest → signature → key owner is the actor →
+blocks → foreign embedded objects refetched → dedup → authorisation →
+queue (or inline) → 202. Each step raises its own error class; :func:`receive`
+maps classes to status codes, so nothing stored changes before every check
+passed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from activitypub import vocab
+from activitypub.errors import (
+    ActivityPubError,
+    ForbiddenError,
+    InboxError,
+    KeyOwnerError,
+    ParseError,
+    PayloadTooLargeError,
+    SignatureError,
+    UnauthorizedActivityError,
+    UnsupportedMediaTypeError,
+)
+from activitypub.federation.authorize import authorize
+from activitypub.federation.context import InboxContext
+from activitypub.federation.forwarded import verify_forwarded
+from activitypub.federation.http import Request, Response
+from activitypub.federation.verify import SignedBy, verify_http_signature
+from activitypub.jsonld import normalize
+from activitypub.signatures.digest import verify_body_digest
+from activitypub.urls import same_origin
+
+if TYPE_CHECKING:
+    from activitypub.federation.federation import Federation
+
+__all__ = ["INBOX_TASK", "process", "receive"]
+
+log = logging.getLogger("activitypub.inbox")
+
+INBOX_TASK = "inbox"
+_JSON_TYPES = frozenset({"application/activity+json", "application/ld+json", "application/json"})
+_DIGEST_HEADERS = ("Digest", "Content-Digest")
+
+
+async def receive(fed: Federation, request: Request, recipient: str | None) -> Response:
+    """Answer an inbox POST. ``recipient`` is the local identifier, None for the shared inbox."""
+    try:
+        await _receive(fed, request, recipient)
+    except InboxError as exc:
+        return Response.error(exc.status, str(exc))
+    except SignatureError as exc:
+        log.info("inbox %s: signature refused: %s", request.path, exc)
+        return Response.error(401, str(exc))
+    except ParseError as exc:
+        return Response.error(400, str(exc))
+    return Response(202)
+
+
+async def _receive(fed: Federation, request: Request, recipient: str | None) -> None:
+    check_size(fed, request)
+    check_content_type(request)
+    data = parse_json(request.body)
+    check_digest(request)
+    if is_unknown_actor_self_delete(data) and await fed.keys.known_actor(data["actor"]) is None:
+        return  # S-09: nothing to delete, nothing to fetch (Mastodon answers 202 too)
+    signed = await verify_http_signature(fed, request)
+    actor = await check_actor(fed, signed, data)
+    await check_blocks(fed, actor, recipient)
+    activity = read_activity(data)
+    activity = await refetch_foreign_objects(fed, activity, actor)
+    scope = recipient or "shared"
+    if not await fed.storage.mark_seen(scope, activity.id or "", at=time.time()):
+        return  # a duplicate: already accepted once, handlers ran (or will) once
+    await authorize(fed, activity, actor)
+    payload = {"activity": activity.to_json(), "recipient": recipient, "signer": actor}
+    if fed.inline:
+        await process(fed, payload)
+    else:
+        await fed.queue.enqueue(INBOX_TASK, payload, key=f"{scope} {activity.id}")
+
+
+# -- the steps ---------------------------------------------------------------------------
+
+
+def check_size(fed: Federation, request: Request) -> None:
+    if len(request.body) > fed.max_body:
+        raise PayloadTooLargeError(f"body larger than {fed.max_body} bytes")
+
+
+def check_content_type(request: Request) -> None:
+    value = request.headers.get("Content-Type", "")
+    media = value.split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES:
+        raise UnsupportedMediaTypeError(f"content type {media or 'missing'!r} is not ActivityPub")
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ParseError("JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParseError("an activity must be a JSON object")
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str | list):
+        raise ParseError("an activity needs an id and a type")
+    if vocab.id_of(data.get("actor")) is None:
+        raise ParseError("an activity needs an actor")
+    return data
+
+
+def check_digest(request: Request) -> None:
+    """Digest / Content-Digest, when sent, must match the bytes received."""
+    if any(h in request.headers for h in _DIGEST_HEADERS):
+        verify_body_digest(request.headers, request.body)
+
+
+def is_unknown_actor_self_delete(data: dict[str, Any]) -> bool:
+    actor = vocab.id_of(data.get("actor"))
+    return (
+        data.get("type") == "Delete"
+        and actor is not None
+        and vocab.id_of(data.get("object")) == actor
+    )
+
+
+async def check_actor(fed: Federation, signed: SignedBy, data: dict[str, Any]) -> str:
+    """The activity's actor must be the key's owner (S-01), or have signed the body itself."""
+    actor = vocab.id_of(data.get("actor"))
+    assert actor is not None  # parse_json checked
+    # A forwarded activity is trusted only with the actor's own object signature.
+    if actor != signed.owner and not await verify_forwarded(fed, data, actor):
+        raise KeyOwnerError(f"signed by {signed.owner}, but the actor is {actor}")
+    if not same_origin(data["id"], actor):
+        raise KeyOwnerError("the activity id is not on its actor's host")
+    return actor
+
+
+async def check_blocks(fed: Federation, actor: str, recipient: str | None) -> None:
+    from activitypub.urls import origin
+
+    if await fed.storage.is_domain_blocked(origin(actor).host):
+        raise ForbiddenError("domain blocked")
+    if recipient is not None and await fed.storage.is_blocked(recipient, actor):
+        raise ForbiddenError("actor blocked")
+
+
+def read_activity(data: dict[str, Any]) -> vocab.Activity:
+    """Read through JSON-LD when the context is unusual (S-23), else straight from JSON."""
+    try:
+        node = vocab.parse(normalize(data))
+    except ActivityPubError as exc:
+        raise ParseError(f"not a readable activity: {exc}") from exc
+    if not isinstance(node, vocab.Activity):
+        raise ParseError(f"{data.get('type')!r} is not an activity")
+    return node
+
+
+async def refetch_foreign_objects(
+    fed: Federation, activity: vocab.Activity, actor: str
+) -> vocab.Activity:
+    """An embedded object from another origin is fetched from its origin, never trusted (S-16).
+
+    If the fetch fails the object is reduced to its id: handlers see an IRI.
+    """
+    obj = activity.object
+    if not isinstance(obj, vocab.Node) or obj.id is None:
+        return activity
+    if same_origin(obj.id, actor) and _attributed_here(obj, actor):
+        return activity
+    try:
+        fetched: Any = await fed.fetch(obj.id)
+    except ActivityPubError as exc:
+        log.info("dropping embedded %s from %s: refetch failed: %s", obj.id, actor, exc)
+        fetched = obj.id
+    import dataclasses
+
+    return dataclasses.replace(activity, object=fetched)
+
+
+def _attributed_here(obj: vocab.Node, actor: str) -> bool:
+    attributed = getattr(obj, "attributed_to", None)
+    if attributed is None:
+        return True
+    return all(same_origin(a, actor) for a in vocab.ids_of(attributed))
+
+
+# -- processing (from the queue, or inline) -------------------------------------------------
+
+
+async def process(fed: Federation, payload: dict[str, Any]) -> None:
+    """Run bookkeeping, then the application's handlers, for one accepted activity."""
+    from activitypub.federation.bookkeeping import apply
+
+    activity = vocab.parse(payload["activity"])
+    assert isinstance(activity, vocab.Activity)
+    ctx = InboxContext(fed, payload.get("recipient"), payload["signer"], activity.id, log)
+    try:
+        await apply(fed, ctx, activity)
+    except UnauthorizedActivityError as exc:
+        log.info("not applied: %s", exc)
+        return
+    for handler in fed.handlers_for(activity):
+        await handler(ctx, activity)

@@ -1,0 +1,132 @@
+"""A durable queue in SQLite: survives ``kill -9``, shared by processes.
+
+A claim is one ``UPDATE ... WHERE seq = (SELECT ...) RETURNING`` inside
+``BEGIN IMMEDIATE``: the write lock is held from before the choice until
+the lease is recorded, so two connections never take the same live task.
+A leased row's ``run_at`` is its lease's end; once that passes, the same
+claim query picks it up again, which is how a dead worker's task comes back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from activitypub.queue.base import Task
+from activitypub.storage._database import Database, dump_json, load_json, write
+
+__all__ = ["SqliteQueue"]
+
+
+class SqliteQueue:
+    """:class:`~activitypub.queue.Queue` in the SQLite file at ``path``.
+
+    May share its file with :class:`~activitypub.storage.SqliteStorage`.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self._db = Database(path, timeout=timeout)
+
+    @property
+    def path(self) -> str:
+        return self._db.path
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> SqliteQueue:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        not_before: float = 0.0,
+        key: str | None = None,
+    ) -> str:
+        new_id = uuid.uuid4().hex
+        body = dump_json(payload)
+
+        def insert(conn: sqlite3.Connection) -> str:
+            with write(conn):
+                inserted = conn.execute(
+                    "INSERT INTO tasks (id, kind, payload, key, state, not_before, run_at,"
+                    " attempts) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (new_id, kind, body, key, not_before, not_before),
+                ).rowcount
+                if inserted:
+                    return new_id
+                row = conn.execute("SELECT id FROM tasks WHERE key = ?", (key,)).fetchone()
+                return str(row[0])
+
+        return await self._db.run(insert)
+
+    async def claim(
+        self, kinds: Sequence[str] | None = None, *, worker: str, lease: float, now: float
+    ) -> Task | None:
+        if kinds is not None and not kinds:
+            return None
+        params: list[object]
+        where, params = "run_at <= ?", [worker, now + lease, now]
+        if kinds is not None:
+            where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params.extend(kinds)
+        sql = (
+            "UPDATE tasks SET state = 'leased', worker = ?, run_at = ?, attempts = attempts + 1"
+            f" WHERE seq = (SELECT seq FROM tasks WHERE {where} ORDER BY run_at, seq LIMIT 1)"
+            " RETURNING id, kind, payload, attempts, not_before"
+        )
+
+        def take(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+            with write(conn):
+                row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
+                return row
+
+        row = await self._db.run(take)
+        if row is None:
+            return None
+        task_id, kind, payload, attempts, not_before = row
+        # RETURNING shows the row after the update; Task.attempts counts earlier claims.
+        return Task(task_id, kind, load_json(payload), attempts - 1, not_before)
+
+    async def ack(self, task_id: str) -> None:
+        await self._db.run(lambda c: c.execute("DELETE FROM tasks WHERE id = ?", (task_id,)))
+
+    async def retry(self, task_id: str, *, not_before: float, error: str) -> None:
+        sql = (
+            "UPDATE tasks SET state = 'queued', not_before = ?, run_at = ?, worker = NULL,"
+            " error = ? WHERE id = ?"
+        )
+        await self._db.run(lambda c: c.execute(sql, (not_before, not_before, error, task_id)))
+
+    async def fail(self, task_id: str, *, error: str) -> None:
+        sql = (
+            "UPDATE tasks SET state = 'dead', run_at = NULL, worker = NULL, error = ? WHERE id = ?"
+        )
+        await self._db.run(lambda c: c.execute(sql, (error, task_id)))
+
+    async def pending(self, kind: str | None = None) -> int:
+        params: tuple[str, ...] = ()
+        sql = "SELECT count(*) FROM tasks WHERE run_at IS NOT NULL"
+        if kind is not None:
+            sql, params = (
+                "SELECT count(*) FROM tasks WHERE kind = ? AND run_at IS NOT NULL",
+                (kind,),
+            )
+        row = await self._db.run(lambda c: c.execute(sql, params).fetchone())
+        return int(row[0])
