@@ -1,170 +1,133 @@
 """Example instance: a blog actor that publishes the seed article as an Article.
 
-Until the federation core lands (issue 3) this serves the actor, its WebFinger
-record, its outbox and the article, built with the library's vocabulary and
-keys; the inbox answers 501. Run: ``python examples/blog.py [--port 8080]``.
+It persists to SQLite, logs every activity that arrives, and publishes the
+article in ``seeds/`` once, to its followers. Run::
+
+    python examples/blog.py                      # http://127.0.0.1:8080, blog.db
+    python examples/blog.py --port 8081 --db b.db --follow http://127.0.0.1:8080/users/blog
+
+On a loopback address it allows fetches from loopback peers (a private
+set-up); on a public one it refuses them, as a server must.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import ipaddress
 import logging
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from seed_article import load_seed
 
 import activitypub as ap
+from activitypub.federation import Federation, InboxContext
+from activitypub.server import aiohttp_handler
+from activitypub.urls import origin
 
-AP_JSON = "application/activity+json"
 log = logging.getLogger("blog")
+ARTICLE_PATH = "/articles/putin-in-china"
 
 
-class Blog:
-    """One actor, ``blog``, whose only post is the seed article."""
-
-    def __init__(self, base_url: str, key: ap.PrivateKey) -> None:
-        self.base = base_url.rstrip("/")
-        self.host = self.base.split("://", 1)[1]
-        self.key = key
-        self.actor_id = f"{self.base}/users/blog"
-        seed = load_seed()
-        self.article = ap.Article(
-            id=f"{self.base}/articles/putin-in-china",
-            name=seed.title,
-            summary=seed.summary,
-            content=seed.html,
-            source=ap.Source(content=seed.markdown, media_type="text/markdown"),
-            url=f"{self.base}/articles/putin-in-china",
-            attributed_to=self.actor_id,
-            published=datetime(2024, 5, 16, tzinfo=UTC),
-            to=[ap.PUBLIC],
-            cc=[f"{self.actor_id}/followers"],
-        )
-
-    def actor(self) -> ap.Person:
-        return ap.Person(
-            id=self.actor_id,
-            preferred_username="blog",
-            name="Example blog",
-            summary="<p>Publishes one article, from <code>seeds/</code>.</p>",
-            url=self.actor_id,
-            inbox=f"{self.actor_id}/inbox",
-            outbox=f"{self.actor_id}/outbox",
-            followers=f"{self.actor_id}/followers",
-            following=f"{self.actor_id}/following",
-            endpoints=ap.Endpoints(shared_inbox=f"{self.base}/inbox"),
-            manually_approves_followers=False,
-            discoverable=True,
-            public_key=ap.CryptographicKey.from_key(
-                self.key.public_key, id=f"{self.actor_id}#main-key", owner=self.actor_id
-            ),
-        )
-
-    def outbox(self) -> ap.OrderedCollection:
-        create = ap.Create(
-            id=f"{self.article.id}#create",
-            actor=self.actor_id,
-            object=self.article,
-            published=self.article.published,
-            to=self.article.to,
-            cc=self.article.cc,
-        )
-        return ap.OrderedCollection(
-            id=f"{self.actor_id}/outbox", total_items=1, ordered_items=[create]
-        )
+def _is_loopback(base_url: str) -> bool:
+    host = origin(base_url).host
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
-def _wants_json(request: web.Request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/activity+json" in accept or "application/ld+json" in accept
+def make_federation(base_url: str, db: Path | str, **options: Any) -> Federation:
+    """The blog's federation: storage in ``db``, every arrival logged."""
+    options.setdefault("allow_private_addresses", _is_loopback(base_url))
+    fed = Federation(
+        base_url,
+        storage=f"sqlite:///{db}",
+        html_redirect=lambda iri: base_url.rstrip("/") + "/",
+        **options,
+    )
+
+    @fed.on(ap.Activity)
+    async def log_arrival(ctx: InboxContext, activity: ap.Activity) -> None:
+        obj = activity.object
+        what = getattr(obj, "name", None) or getattr(obj, "content", None) or ap.id_of(obj)
+        log.info("received %s from %s: %s", activity.type, ctx.signer, str(what)[:80])
+
+    return fed
 
 
-def _json(node: ap.Node) -> web.Response:
-    return web.Response(body=ap.dumps(node), content_type=AP_JSON)
+async def setup_blog(fed: Federation) -> ap.Activity | None:
+    """Create the ``blog`` actor and publish the seed article once."""
+    await fed.create_actor(
+        "blog",
+        name="Example blog",
+        summary="<p>Publishes the article in <code>seeds/</code>.</p>",
+    )
+    article_id = fed.base_url + ARTICLE_PATH
+    if await fed.storage.get_object(article_id) is not None:
+        return None
+    seed = load_seed()
+    article = ap.Article(
+        id=article_id,
+        name=seed.title,
+        summary=seed.summary,
+        content=seed.html,
+        source=ap.Source(content=seed.markdown, media_type="text/markdown"),
+        url=fed.base_url + "/",
+    )
+    create = await fed.publish(article, by="blog")
+    log.info("published %s", article_id)
+    return create
 
 
-def make_app(blog: Blog) -> web.Application:
-    async def actor(request: web.Request) -> web.Response:
-        if _wants_json(request):
-            return _json(blog.actor())
-        body = f"<h1>{html.escape(blog.article.name or '')}</h1>" + (blog.article.content or "")
+def make_app(fed: Federation, *, follow: Sequence[str] = ()) -> web.Application:
+    async def home(request: web.Request) -> web.Response:
+        stored = await fed.storage.get_object(fed.base_url + ARTICLE_PATH)
+        data = stored.data if stored else {}
+        body = f"<h1>{html.escape(data.get('name', 'Example blog'))}</h1>{data.get('content', '')}"
         return web.Response(
             text=f"<!doctype html><title>blog</title>{body}", content_type="text/html"
         )
 
-    async def article(request: web.Request) -> web.Response:
-        if _wants_json(request):
-            return _json(blog.article)
-        return await actor(request)
+    async def start(_: web.Application) -> None:
+        await fed.start()
+        await setup_blog(fed)
+        log.info("actor %s (acct:blog@%s)", fed.actor_id("blog"), fed.host)
+        for target in follow:
+            try:
+                await fed.follow("blog", target)
+                log.info("sent Follow to %s", target)
+            except ap.ActivityPubError as exc:
+                log.warning("could not follow %s: %s", target, exc)
 
-    async def outbox(request: web.Request) -> web.Response:
-        return _json(blog.outbox())
+    async def stop(_: web.Application) -> None:
+        await fed.stop()
 
-    async def webfinger(request: web.Request) -> web.Response:
-        resource = request.query.get("resource", "")
-        if resource not in (f"acct:blog@{blog.host}", blog.actor_id):
-            raise web.HTTPNotFound()
-        return web.json_response(
-            {
-                "subject": f"acct:blog@{blog.host}",
-                "aliases": [blog.actor_id],
-                "links": [
-                    {"rel": "self", "type": AP_JSON, "href": blog.actor_id},
-                    {
-                        "rel": "http://webfinger.net/rel/profile-page",
-                        "type": "text/html",
-                        "href": blog.actor_id,
-                    },
-                ],
-            },
-            content_type="application/jrd+json",
-        )
-
-    async def inbox(request: web.Request) -> web.Response:
-        log.info("inbox POST from %s (not processed yet)", request.remote)
-        return web.json_response({"error": "inbox processing arrives with issue 3"}, status=501)
-
-    app = web.Application()
-    app.add_routes(
-        [
-            web.get("/users/blog", actor),
-            web.get("/articles/putin-in-china", article),
-            web.get("/users/blog/outbox", outbox),
-            web.get("/.well-known/webfinger", webfinger),
-            web.post("/users/blog/inbox", inbox),
-            web.post("/inbox", inbox),
-        ]
-    )
+    app = web.Application(client_max_size=fed.max_body + 1)
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_get("/", home)
+    app.router.add_route("*", "/{tail:.*}", aiohttp_handler(fed))
     return app
 
 
-def load_or_create_key(path: Path) -> ap.PrivateKey:
-    if path.exists():
-        return ap.PrivateKey.from_pem(path.read_bytes())
-    key = ap.PrivateKey.generate("rsa")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(key.to_pem())
-    path.chmod(0o600)
-    return key
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--base-url", help="public URL (default http://HOST:PORT)")
-    parser.add_argument("--data", type=Path, default=Path(".blog-data"))
+    parser.add_argument("--db", type=Path, default=Path("blog.db"))
+    parser.add_argument("--follow", action="append", default=[], help="actor URL or user@host")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    blog = Blog(
-        args.base_url or f"http://{args.host}:{args.port}",
-        load_or_create_key(args.data / "blog.pem"),
-    )
-    log.info("actor at %s (acct:blog@%s)", blog.actor_id, blog.host)
-    web.run_app(make_app(blog), host=args.host, port=args.port)
+    base_url = args.base_url or f"http://{args.host}:{args.port}"
+    fed = make_federation(base_url, args.db)
+    web.run_app(make_app(fed, follow=args.follow), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,12 @@ class Federation:
         self.policy = AddressPolicy(
             allow_loopback=allow_private_addresses, allow_private=allow_private_addresses
         )
-        self.client = client or Client(policy=self.policy, user_agent=self.user_agent(software))
+        # An http:// federation is a test or private set-up: discover peers over http too.
+        self.client = client or Client(
+            policy=self.policy,
+            user_agent=self.user_agent(software),
+            discovery_scheme="http" if o.scheme == "http" else "https",
+        )
         self.inline = inline
         self.authorized_fetch = authorized_fetch
         self.max_body = max_body
