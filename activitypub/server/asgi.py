@@ -52,7 +52,10 @@ def asgi_app(fed: Federation) -> ASGIApp:
                 return
             if not message.get("more_body", False):
                 break
-        path = scope.get("root_path", "") + scope["path"]
+        # Newer servers and Starlette include root_path in path; older ones do not.
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and not path.startswith(root):
+            path = root + path
         query = scope.get("query_string", b"").decode("latin-1")
         host = headers.get("Host") or fed.host
         url = f"{scope.get('scheme', default_scheme)}://{host}{path}" + (
