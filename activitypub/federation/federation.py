@@ -18,7 +18,6 @@ application's handlers; requests are routed by :meth:`handle`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import inspect
 import logging
@@ -128,6 +127,9 @@ class Federation:
         self._keys: dict[str, PrivateKey] = {}
         self._started = False
         self._worker: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        #: Seconds :meth:`stop` waits for a handler in progress before cancelling it.
+        self.shutdown_grace = 10.0
         # Imported here: both modules need the Federation type and each other's pieces.
         from activitypub.federation.keycache import KeyCache
 
@@ -151,13 +153,18 @@ class Federation:
         if not self.inline:
             from activitypub.federation.worker import run_inbox_worker
 
-            self._worker = asyncio.create_task(run_inbox_worker(self), name="activitypub-inbox")
+            self._stopping = asyncio.Event()
+            self._worker = asyncio.create_task(
+                run_inbox_worker(self, self._stopping), name="activitypub-inbox"
+            )
 
     async def stop(self) -> None:
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(self._worker, self.shutdown_grace)
+            except TimeoutError:
+                log.warning("inbox worker still busy after %ss: cancelled", self.shutdown_grace)
             self._worker = None
         if self._started:
             await self.client.aclose()

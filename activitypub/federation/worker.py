@@ -7,6 +7,7 @@ dead; either way the remote server got its 202 long ago.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -46,14 +47,17 @@ async def run_once(fed: Federation, worker: str | None = None) -> bool:
     return True
 
 
-async def run_inbox_worker(fed: Federation, *, idle: float = 0.05) -> None:
+async def run_inbox_worker(
+    fed: Federation, stopping: asyncio.Event, *, idle: float = 0.05
+) -> None:
+    """Run tasks until ``stopping`` is set; a task in progress is finished first,
+    so a clean shutdown never leaves a half-done task to run again."""
     worker = f"pid{os.getpid()}-{id(fed):x}"
-    while True:
+    while not stopping.is_set():
         try:
             if not await run_once(fed, worker):
-                await asyncio.sleep(idle)
-        except asyncio.CancelledError:
-            raise
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), idle)
         except Exception:
             log.exception("inbox worker error")
             await asyncio.sleep(1.0)
