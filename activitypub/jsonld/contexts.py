@@ -56,6 +56,14 @@ _FILES: Final[Mapping[str, str]] = {
     LEMMY_CONTEXT: "lemmy-context.jsonld",
     IDENTITY_V1: "identity-v1.jsonld",
     DID_V1: "did-v1.jsonld",
+    # Contexts Fedify preloads and sends (GoToSocial interaction policies, FEP-5711
+    # inverse properties, controlled identifiers, FEP-ef61, Mastodon's namespace).
+    "https://gotosocial.org/ns": "gotosocial-ns.jsonld",
+    "https://w3id.org/fep/5711": "fep-5711.jsonld",
+    "https://www.w3.org/ns/cid/v1": "cid-v1.jsonld",
+    "https://w3id.org/fep/ef61": "fep-ef61.jsonld",
+    "https://joinmastodon.org/ns": "mastodon-ns.jsonld",
+    "https://purl.archive.org/miscellany": "miscellany.jsonld",
 }
 
 # Contexts served per instance: Pleroma/Akkoma publish LitePub on every host,
