@@ -97,6 +97,20 @@ def test_round_trip_keeps_every_statement(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", PATHS, ids=_name)
+def test_embedded_round_trip_keeps_every_statement(path: Path) -> None:
+    """Embedded whole, as an Accept embeds the Follow it accepts, a received
+    document has no @context of its own: ours must cover its terms, and stay
+    valid JSON-LD.  Its own signatures are left out (they sign its bytes)."""
+    original = json.loads(path.read_bytes())
+    accept = Accept(id="https://example.org/accepts/1", actor="https://example.org/users/a")
+    accept.object = parse(original)
+    out = accept.to_json()
+    unsigned = {k: v for k, v in original.items() if k not in ("proof", "signature")}
+    named = {s for s in statements(as_servers_read(unsigned)) if "_:" not in s}
+    assert named <= statements(out)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=_name)
 def test_round_trip_is_stable(path: Path) -> None:
     once = parse(path.read_bytes()).to_json()
     assert parse(once).to_json() == once

@@ -4,6 +4,11 @@ A server may define terms we do not model (``atomUri``, PeerTube's ``uuid``)
 inline in its context, or bring them in with a context URL of its own. The
 properties survive in ``extra``; this module keeps the definitions they need
 and picks, when writing, only those the output still uses.
+
+The context URLs are kept in the source's order, the standard ones
+included: where ActivityStreams or a protected context (Data Integrity,
+Multikey, DID) stood decides what a term means, and the writer
+(:func:`activitypub.jsonld.context_for`) keeps that order.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from activitypub.errors import VocabularyError
 from activitypub.jsonld import AS_CONTEXT, EXTENSION_TERMS, SECURITY_V1
 from activitypub.jsonld.contexts import bundled_context
+from activitypub.jsonld.writing import integrity_context
 
 __all__ = ["Defs", "known_terms", "read_defs"]
 
@@ -37,16 +43,23 @@ class Defs:
 
     @classmethod
     def merge(cls, parts: Iterable[Defs]) -> Defs:
+        """One set of definitions; the first part's win, and its URLs come first."""
         terms: dict[str, Any] = {}
         remote: list[str] = []
         remote_terms: list[Mapping[str, Any]] = []
         for part in parts:
-            terms.update(part.terms)
+            for term, definition in part.terms.items():
+                terms.setdefault(term, definition)
             for url, defined in zip(part.remote, part.remote_terms, strict=True):
                 if url not in remote:
                     remote.append(url)
                     remote_terms.append(defined)
         return cls(terms, tuple(remote), tuple(remote_terms))
+
+    @property
+    def integrity(self) -> str | None:
+        """The Data Integrity context the source named first (v1 or v2), if any."""
+        return integrity_context(self.remote)
 
     def used_by(self, used: Set[str], ours: Mapping[str, Any]) -> Defs:
         """The definitions (and prefixes they rely on) that ``used`` terms need.
@@ -107,19 +120,23 @@ def _prefixes(definition: Any) -> list[str]:
 
 
 def read_defs(context: Any) -> Defs | None:
-    """Collect what ``context`` defines; None when it is only the standard contexts."""
+    """Collect what ``context`` defines; None when it is only the standard contexts.
+
+    ``remote`` lists every context URL in the source's order, ActivityStreams
+    and security v1 included (the writer names those only where needed).
+    """
     entries = context if isinstance(context, list) else [context]
     terms: dict[str, Any] = {}
     remote: list[str] = []
     for entry in entries:
         if isinstance(entry, str):
-            if entry not in (AS_CONTEXT, SECURITY_V1) and entry not in remote:
+            if entry not in remote:
                 remote.append(entry)
         elif isinstance(entry, dict):
             terms.update(entry)
         elif entry is not None:
             raise VocabularyError("@context: expected a URL or an object")
-    if not terms and not remote:
+    if not terms and all(url in (AS_CONTEXT, SECURITY_V1) for url in remote):
         return None
     return Defs(terms, tuple(remote), tuple(_terms_at(url) for url in remote))
 

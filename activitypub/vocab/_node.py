@@ -58,6 +58,16 @@ __all__ = ["MAX_DEPTH", "PUBLIC", "LangMap", "Many", "Node", "Unusual", "build",
 _TYPES: dict[str, type[Node]] = {}  # type name -> class
 _CLASSES: dict[str, type[Node]] = {}  # class name -> class, to resolve annotations
 _AS = "https://www.w3.org/ns/activitystreams#"
+# Signatures over a received document's own bytes (FEP-8b32 ``proof``, an
+# RsaSignature2017 ``signature``): kept when that document is written back
+# whole, left out when it is embedded in another, where they could not verify.
+# A document read through pyld compaction spells them as compact IRIs.
+_SIGNATURES = frozenset(
+    {
+        *("proof", "sec:proof", "https://w3id.org/security#proof"),
+        *("signature", "sec:signature", "https://w3id.org/security#signature"),
+    }
+)
 
 
 # -- references: IRIs and embedded nodes -----------------------------------------
@@ -262,7 +272,11 @@ class Node(_Declared):
 
     ``extra`` holds properties this vocabulary does not model, verbatim, so
     that they survive a round trip; ``to_json`` writes them back after the
-    modelled ones.
+    modelled ones.  Except ``proof`` and ``signature`` of an embedded node
+    (a received Follow inside our Accept): they sign the received document as
+    sent, which a re-serialisation inside another document does not keep, so
+    they could only fail to verify, and they would bring the signer's
+    contexts into ours.
     """
 
     id: str | None = None
@@ -316,8 +330,11 @@ class Node(_Declared):
         sink.terms.update(out)
         extra = self.extra
         if extra:
+            embedded = self is not sink.root
             for key, value in extra.items():
                 if key not in out and key != "@context":
+                    if embedded and key in _SIGNATURES:
+                        continue
                     out[key] = value
                     sink.terms.add(key)
                     if type(value) is dict or type(value) is list:
@@ -335,7 +352,14 @@ class Node(_Declared):
         return read_document(data, cls)
 
     def to_json(self) -> dict[str, Any]:
-        """Compact JSON with an ``@context`` naming exactly what is used."""
+        """Compact JSON with an ``@context`` naming exactly what is used.
+
+        The context is valid JSON-LD whenever the parsed source's was: the
+        source's contexts keep their order and their Data Integrity version,
+        and nothing redefines a protected term.  A ``proof``/``signature`` of
+        this node is written back (it may no longer verify: the bytes
+        changed); those of embedded nodes are not.
+        """
         from activitypub.vocab._parse import write_document
 
         return write_document(self)

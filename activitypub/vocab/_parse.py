@@ -95,29 +95,38 @@ def parse(data: bytes | str | dict[str, Any]) -> Node:
 
 
 def write_document(node: Node) -> dict[str, Any]:
-    """``node`` as compact JSON under an ``@context`` of exactly the terms it uses."""
-    sink = _Sink()
+    """``node`` as compact JSON under an ``@context`` of exactly the terms it uses.
+
+    Embedded nodes have no ``@context`` of their own: the definitions of every
+    source involved are merged, the document's own first (its definitions
+    and its order of contexts win), and the one context must cover them all.
+    """
+    sink = _Sink(node)
     body = node._dump(sink)
     terms = sink.terms
     for term in list(terms):
         prefix, colon, _ = term.partition(":")
         if colon and prefix:
             terms.add(prefix)
-    kept = Defs.merge(sink.defs).used_by(terms, known_terms())
+    own = node.__dict__.get("_defs")
+    merged = Defs.merge(sorted(sink.defs, key=lambda defs: defs is not own))
+    kept = merged.used_by(terms, known_terms())
     extra = json.dumps(kept.terms, sort_keys=True) if kept.terms else ""
-    return {"@context": _copy(_context(frozenset(terms), extra, kept.remote)), **body}
+    context = _context(frozenset(terms), extra, kept.remote, merged.integrity)
+    return {"@context": _copy(context), **body}
 
 
 @functools.lru_cache(maxsize=512)
-def _context(terms: frozenset[str], extra: str, remote: tuple[str, ...]) -> Any:
+def _context(
+    terms: frozenset[str], extra: str, remote: tuple[str, ...], integrity: str | None
+) -> Any:
     """The ``@context`` for these terms; cached, as most documents look alike."""
-    context = context_for(terms, extra=json.loads(extra) if extra else None)
-    if remote:
-        listed = [context] if isinstance(context, str | dict) else list(context)
-        urls = [url for url in remote if url not in listed]
-        at = len(listed) - 1 if isinstance(listed[-1], dict) else len(listed)
-        context = [*listed[:at], *urls, *listed[at:]]
-    return context
+    return context_for(
+        terms,
+        extra=json.loads(extra) if extra else None,
+        data_integrity=integrity,
+        remote=remote,
+    )
 
 
 def _copy(context: Any) -> Any:

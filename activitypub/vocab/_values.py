@@ -60,13 +60,18 @@ class _Source:
 
 
 class _Sink:
-    """What one serialisation collects: term names used and definitions to keep."""
+    """What one serialisation collects: term names used and definitions to keep.
 
-    __slots__ = ("defs", "terms")
+    ``root`` is the node being written as the document (the others are
+    embedded in it).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("defs", "root", "terms")
+
+    def __init__(self, root: object = None) -> None:
         self.terms: set[str] = set()
         self.defs: list[Defs] = []
+        self.root = root
 
 
 # -- plain values --------------------------------------------------------------
