@@ -24,6 +24,7 @@ from activitypub.errors import (
     UnsupportedAlgorithmError,
 )
 from activitypub.jcs import canonicalize
+from activitypub.jsonld import expand
 from activitypub.keys import PrivateKey, PublicKey, base58btc_encode
 from activitypub.signatures import proofs
 from activitypub.signatures.proofs import (
@@ -481,3 +482,21 @@ def test_any_document_round_trips_through_json(document: dict[str, Any]) -> None
     received["extra"] = True
     with pytest.raises(InvalidSignatureError):
         verify_proof(received, secret.public_key)
+
+
+def test_proof_names_the_integrity_context_in_activitystreams_documents() -> None:
+    key = PrivateKey.generate("ed25519")
+    note = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": "https://a.example/n",
+        "type": "Note",
+    }
+    signed = create_proof(note, key, "https://a.example/u#ed25519-key")
+    assert signed["@context"] == [
+        "https://www.w3.org/ns/activitystreams",
+        "https://w3id.org/security/data-integrity/v2",
+    ]
+    assert note["@context"] == "https://www.w3.org/ns/activitystreams"  # input untouched
+    verify_proof(signed, key.public_key)
+    expanded = expand(signed)
+    assert "https://w3id.org/security#proof" in expanded[0]

@@ -118,6 +118,7 @@ def create_proof(
     if "signature" in document:
         raise ProofError("add the integrity proof before the Linked Data signature")
 
+    document = _with_integrity_context(document)
     proof: dict[str, Any] = {}
     if _CONTEXT in document:
         proof[_CONTEXT] = document[_CONTEXT]
@@ -318,3 +319,24 @@ def format_xsd_datetime(created: datetime | str | None) -> str:
     if created.tzinfo is None:
         raise ValueError("created must be timezone-aware")
     return created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_AS = "https://www.w3.org/ns/activitystreams"
+_INTEGRITY_CONTEXTS = (
+    "https://w3id.org/security/data-integrity/v1",
+    "https://w3id.org/security/data-integrity/v2",
+)
+
+
+def _with_integrity_context(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Name the Data Integrity context in an ActivityStreams document that lacks it.
+
+    Without it ``proof`` is an undefined term to a JSON-LD processor; Fedify
+    and the FEP's examples include it. Other documents (verifiable
+    credentials, whose context defines ``proof`` already) are left alone.
+    """
+    context = document.get(_CONTEXT)
+    entries = context if isinstance(context, list) else [context]
+    if _AS not in entries or any(entry in _INTEGRITY_CONTEXTS for entry in entries):
+        return document
+    return {**document, _CONTEXT: [*entries, _INTEGRITY_CONTEXTS[1]]}
