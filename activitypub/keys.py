@@ -12,6 +12,7 @@ onto them in the cavage module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Literal, TypeAlias
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -137,15 +138,104 @@ def _public_type(key: object) -> KeyType:
     raise KeyFormatError(f"unsupported key type {type(key).__name__}")
 
 
+_Verifier: TypeAlias = Callable[[bytes, bytes], None]
+_Signer: TypeAlias = Callable[[bytes], bytes]
+
+
+def _verifiers(key: _PublicCrypto, key_type: KeyType) -> dict[str, _Verifier]:
+    """``algorithm -> verify(signature, data)`` for the algorithms that fit ``key``.
+
+    Built once per key, so that verifying dispatches on one dict lookup instead
+    of an ``isinstance`` chain; each raises ``InvalidSignature`` on a bad signature.
+    """
+    if key_type == "rsa":
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise KeyFormatError(f"not a public key: {type(key).__name__}")
+        rsa_verify = key.verify
+
+        def pkcs1(signature: bytes, data: bytes) -> None:
+            rsa_verify(signature, data, _PKCS1v15, _SHA256)
+
+        def pss(signature: bytes, data: bytes) -> None:
+            rsa_verify(signature, data, _PSS_SHA512, _SHA512)
+
+        return {"rsa-v1_5-sha256": pkcs1, "rsa-pss-sha512": pss}
+    if key_type == "ed25519":
+        if not isinstance(key, ed25519.Ed25519PublicKey):
+            raise KeyFormatError(f"not a public key: {type(key).__name__}")
+        return {"ed25519": key.verify}
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise KeyFormatError(f"not a public key: {type(key).__name__}")
+    ec_verify = key.verify
+
+    def ecdsa(signature: bytes, data: bytes) -> None:
+        if len(signature) != 64:
+            raise InvalidSignatureError("ECDSA P-256 signatures are 64 bytes (r||s)")
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        ec_verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+
+    return {"ecdsa-p256-sha256": ecdsa}
+
+
+def _signers(key: _PrivateCrypto, key_type: KeyType) -> dict[str, _Signer]:
+    """``algorithm -> sign(data)`` for the algorithms that fit ``key``; built once per key."""
+    if key_type == "rsa":
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise KeyFormatError(f"not a private key: {type(key).__name__}")
+        rsa_sign = key.sign
+
+        def pkcs1(data: bytes) -> bytes:
+            return rsa_sign(data, _PKCS1v15, _SHA256)
+
+        def pss(data: bytes) -> bytes:
+            return rsa_sign(data, _PSS_SHA512, _SHA512)
+
+        return {"rsa-v1_5-sha256": pkcs1, "rsa-pss-sha512": pss}
+    if key_type == "ed25519":
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise KeyFormatError(f"not a private key: {type(key).__name__}")
+        return {"ed25519": key.sign}
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyFormatError(f"not a private key: {type(key).__name__}")
+    ec_sign = key.sign
+
+    def ecdsa(data: bytes) -> bytes:
+        r, s = decode_dss_signature(ec_sign(data, _ECDSA_SHA256))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    return {"ecdsa-p256-sha256": ecdsa}
+
+
+def _algorithm_error(key_type: KeyType, algorithm: str) -> Exception:
+    """The error for ``algorithm`` that does not fit a ``key_type`` key (slow path only)."""
+    try:
+        _check_algorithm(key_type, algorithm)
+    except (UnsupportedAlgorithmError, AlgorithmMismatchError) as exc:
+        return exc
+    raise AssertionError(f"{algorithm!r} fits a {key_type} key")  # pragma: no cover
+
+
 class PublicKey:
     """A public key that verifies signatures, with an optional ``id`` (the key IRI)."""
 
-    __slots__ = ("crypto_key", "id", "type")
+    __slots__ = ("_crypto", "_default", "_verifiers", "id", "type")
 
     def __init__(self, crypto_key: _PublicCrypto, id: str | None = None) -> None:
-        self.type: KeyType = _public_type(crypto_key)
         self.crypto_key = crypto_key
         self.id = id
+
+    @property
+    def crypto_key(self) -> _PublicCrypto:
+        """The wrapped ``cryptography`` key."""
+        return self._crypto
+
+    @crypto_key.setter
+    def crypto_key(self, crypto_key: _PublicCrypto) -> None:
+        key_type = _public_type(crypto_key)
+        self.type: KeyType = key_type
+        self._crypto = crypto_key
+        self._default: Algorithm = _DEFAULT_ALGORITHM[key_type]
+        self._verifiers = _verifiers(crypto_key, key_type)
 
     def __repr__(self) -> str:
         return f"<PublicKey {self.type} id={self.id!r}>"
@@ -163,7 +253,7 @@ class PublicKey:
 
     @property
     def default_algorithm(self) -> Algorithm:
-        return _DEFAULT_ALGORITHM[self.type]
+        return self._default
 
     # -- formats -------------------------------------------------------------
 
@@ -233,22 +323,11 @@ class PublicKey:
 
     def verify(self, signature: bytes, data: bytes, algorithm: str | None = None) -> None:
         """Raise unless ``signature`` is ``algorithm``'s signature of ``data`` by this key."""
-        alg = algorithm or self.default_algorithm
-        _check_algorithm(self.type, alg)
-        key = self.crypto_key
+        verify = self._verifiers.get(algorithm or self._default)
+        if verify is None:
+            raise _algorithm_error(self.type, algorithm or self._default)
         try:
-            if isinstance(key, rsa.RSAPublicKey):
-                if alg == "rsa-pss-sha512":
-                    key.verify(signature, data, _PSS_SHA512, _SHA512)
-                else:
-                    key.verify(signature, data, _PKCS1v15, _SHA256)
-            elif isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, data)
-            else:
-                if len(signature) != 64:
-                    raise InvalidSignatureError("ECDSA P-256 signatures are 64 bytes (r||s)")
-                r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-                key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            verify(signature, data)
         except InvalidSignature:
             raise InvalidSignatureError("signature does not verify") from None
 
@@ -256,12 +335,24 @@ class PublicKey:
 class PrivateKey:
     """A private key that signs; ``public_key`` gives its verifying half."""
 
-    __slots__ = ("_public", "crypto_key", "id", "type")
+    __slots__ = ("_crypto", "_default", "_public", "_signers", "id", "type")
 
     def __init__(self, crypto_key: _PrivateCrypto, id: str | None = None) -> None:
-        self.type: KeyType = _public_type(crypto_key)
         self.crypto_key = crypto_key
         self.id = id
+
+    @property
+    def crypto_key(self) -> _PrivateCrypto:
+        """The wrapped ``cryptography`` key."""
+        return self._crypto
+
+    @crypto_key.setter
+    def crypto_key(self, crypto_key: _PrivateCrypto) -> None:
+        key_type = _public_type(crypto_key)
+        self.type: KeyType = key_type
+        self._crypto = crypto_key
+        self._default: Algorithm = _DEFAULT_ALGORITHM[key_type]
+        self._signers = _signers(crypto_key, key_type)
         self._public: PublicKey | None = None
 
     def __repr__(self) -> str:
@@ -289,7 +380,7 @@ class PrivateKey:
 
     @property
     def default_algorithm(self) -> Algorithm:
-        return _DEFAULT_ALGORITHM[self.type]
+        return self._default
 
     @classmethod
     def from_pem(
@@ -332,14 +423,7 @@ class PrivateKey:
         return "z" + base58btc_encode(_MC_ED25519_PRIV + self.crypto_key.private_bytes_raw())
 
     def sign(self, data: bytes, algorithm: str | None = None) -> bytes:
-        alg = algorithm or self.default_algorithm
-        _check_algorithm(self.type, alg)
-        key = self.crypto_key
-        if isinstance(key, rsa.RSAPrivateKey):
-            if alg == "rsa-pss-sha512":
-                return key.sign(data, _PSS_SHA512, _SHA512)
-            return key.sign(data, _PKCS1v15, _SHA256)
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(data)
-        r, s = decode_dss_signature(key.sign(data, _ECDSA_SHA256))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        sign = self._signers.get(algorithm or self._default)
+        if sign is None:
+            raise _algorithm_error(self.type, algorithm or self._default)
+        return sign(data)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import binascii
 import calendar
 import email.utils
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,11 +53,7 @@ from activitypub.errors import (
     UnsupportedAlgorithmError,
 )
 from activitypub.keys import Algorithm, KeyType, PrivateKey, PublicKey
-from activitypub.signatures.digest import (
-    digest_header,
-    verify_content_digest,
-    verify_digest,
-)
+from activitypub.signatures.digest import verify_content_digest, verify_digest
 
 __all__ = [
     "CAVAGE_ALGORITHMS",
@@ -160,14 +157,19 @@ def parse_signature_header(value: str) -> SignatureParams:
     draft-cavage signature (its subclass :class:`UnknownSignatureAlgorithmError`
     for an ``algorithm`` other than rsa-sha256/hs2019).
     """
-    return SignatureParams(*_parse(value))
+    return _params(_parse(value))
 
 
-# What _parse returns: the fields of SignatureParams, without building one on
-# the verification hot path.
+# What _parse returns: the fields of SignatureParams (the covered list as its
+# _Plan), without building one on the verification hot path.
 _Parsed: TypeAlias = tuple[
-    str, CavageAlgorithm, tuple[str, ...], bytes, int | None, float | None, str | None
+    str, CavageAlgorithm, "_Plan", bytes, int | None, float | None, str | None
 ]
+
+
+def _params(parsed: _Parsed) -> SignatureParams:
+    key_id, algorithm, plan, signature, created, expires, expires_text = parsed
+    return SignatureParams(key_id, algorithm, plan.names, signature, created, expires, expires_text)
 
 
 def _general_fields(value: str) -> dict[str, str]:
@@ -236,7 +238,7 @@ def _parse(value: str) -> _Parsed:
             f"unsupported signature algorithm {declared[:40]!r} (rsa-sha256 or hs2019 only)"
         )
 
-    headers = _DEFAULT_HEADERS[algorithm] if listed is None else _header_list(listed)
+    plan = _DEFAULT_PLANS[algorithm] if listed is None else _header_list(listed)
 
     created: int | None = None
     if created_text is not None:
@@ -249,25 +251,97 @@ def _parse(value: str) -> _Parsed:
             raise _malformed("expires is not a Unix time")
         expires = float(expires_text) if "." in expires_text else int(expires_text)
 
-    if "(created)" in headers or "(expires)" in headers:
+    if plan.created or plan.expires:
         if algorithm == "rsa-sha256":
             raise _malformed("(created) and (expires) are not allowed with rsa-sha256")
-        if "(created)" in headers and created is None:
+        if plan.created and created is None:
             raise _malformed("(created) is signed but there is no created parameter")
-        if "(expires)" in headers and expires is None:
+        if plan.expires and expires is None:
             raise _malformed("(expires) is signed but there is no expires parameter")
-    return key_id, algorithm, headers, signature, created, expires, expires_text
+    return key_id, algorithm, plan, signature, created, expires, expires_text
 
 
 @lru_cache(maxsize=256)
-def _header_list(listed: str) -> tuple[str, ...]:
-    """The ``headers`` parameter as a tuple; cached, since senders repeat a few lists."""
+def _header_list(listed: str) -> _Plan:
+    """The ``headers`` parameter as a plan; cached, since senders repeat a few lists."""
     if len(listed) > 1024:
         raise _malformed("headers list too long")
     listed = listed.lower()
     if _HEADER_LIST_RE.fullmatch(listed) is None:
         raise _malformed("headers is not a space-separated list of header names")
-    return tuple(listed.split())
+    return _plan(tuple(listed.split()))
+
+
+class _Plan:
+    """A covered-header list and what it implies, worked out once per distinct list.
+
+    ``template`` is the signing string as a ``str.format`` template: ``{0}``
+    the method, ``{1}`` the target, ``{2}`` created, ``{3}`` expires, then the
+    values of ``fields`` (the covered real headers, in order). It is ``None``
+    when the list has an unknown pseudo-header, or none at all; :func:`_build`
+    then takes the general way, which raises the right error.
+    """
+
+    __slots__ = (
+        "checked",
+        "content_digest",
+        "created",
+        "digest",
+        "expires",
+        "fields",
+        "names",
+        "newlines",
+        "template",
+        "text",
+    )
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.text = " ".join(names)
+        self.created = "(created)" in names
+        self.expires = "(expires)" in names
+        self.digest = "digest" in names
+        self.content_digest = "content-digest" in names
+        #: (method, id(policy)) -> policy, for each policy whose coverage rules
+        #: this list meets for that method (the value keeps the id from reuse).
+        self.checked: dict[tuple[str, int], VerificationPolicy] = {}
+        self.newlines = len(names) - 1
+        fields: list[str] = []
+        parts: list[str] = []
+        template: str | None = None
+        for name in names:
+            if not name.startswith("("):
+                escaped = name.replace("{", "{{").replace("}", "}}")
+                parts.append(f"{escaped}: {{{4 + len(fields)}}}")
+                fields.append(name)
+            elif name == "(request-target)":
+                parts.append("(request-target): {0} {1}")
+            elif name == "(created)":
+                parts.append("(created): {2}")
+            elif name == "(expires)":
+                parts.append("(expires): {3}")
+            else:
+                break
+        else:
+            if names:
+                template = "\n".join(parts)
+        self.fields = tuple(fields)
+        self.template = template
+
+
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan(names: tuple[str, ...]) -> _Plan:
+    plan = _PLANS.get(names)
+    if plan is None:
+        plan = _Plan(names)
+        if len(_PLANS) < 512:
+            _PLANS[names] = plan
+    return plan
+
+
+_DEFAULT_PLANS: Final = {name: _plan(names) for name, names in _DEFAULT_HEADERS.items()}
 
 
 def _quote(value: str) -> str:
@@ -313,8 +387,72 @@ def _clean(value: Any) -> str:
     return text
 
 
-def _header_getter(headers: Headers) -> Callable[[str], str | None]:
-    """A case-insensitive lookup ``name -> value`` (repeated fields joined)."""
+class _Shape:
+    """The names of a plain ``dict`` of headers, lower-cased, seen once per distinct key tuple.
+
+    ``index`` maps each lower-cased name to the dict's own key; ``builders``
+    holds, per :class:`_Plan`, the signing-string builder for dicts of this
+    shape (``None`` where there is none; see :func:`_fast_builder`).
+    """
+
+    __slots__ = ("builders", "index")
+
+    def __init__(self, index: dict[str, str]) -> None:
+        self.index = index
+        self.builders: dict[_Plan, _Builder | None] = {}
+
+
+# One entry per tuple of header names seen in a plain dict (``None``: not all
+# str, or two differ only in case). Real traffic repeats a few shapes.
+_SHAPES: dict[tuple[Any, ...], _Shape | None] = {}
+_NOT_SEEN: Final = _Shape({})
+
+
+def _dict_shape(headers: dict[Any, Any]) -> _Shape | None:
+    keys = tuple(headers)
+    shape = _SHAPES.get(keys, _NOT_SEEN)
+    if shape is not _NOT_SEEN:
+        return shape
+    shape = None
+    if all(key.__class__ is str for key in keys):
+        index = {key.lower(): key for key in keys}
+        if len(index) == len(keys):
+            shape = _Shape(index)
+    if len(_SHAPES) < 1024 and sum(len(key) for key in (shape.index if shape else ())) < 4096:
+        _SHAPES[keys] = shape
+    return shape
+
+
+def _lookup(headers: Headers) -> tuple[Callable[[str], Any], _Shape | None]:
+    """:func:`_header_getter`, and the :class:`_Shape` of ``headers`` if it is a plain dict."""
+    if type(headers) is dict:
+        shape = _dict_shape(headers)
+        if shape is not None:
+            index = shape.index
+            dict_headers = headers
+
+            def get(name: str) -> Any:
+                key = index.get(name)
+                return None if key is None else dict_headers[key]
+
+            return get, shape
+    return _header_getter(headers), None
+
+
+def _header_getter(headers: Headers) -> Callable[[str], Any]:
+    """A case-insensitive lookup ``name -> value`` (repeated fields joined).
+
+    The value of a plain ``dict`` is returned as it is in the dict: where it is
+    used, anything but a ``str`` goes through :func:`_clean`. Other shapes give
+    cleaned strings.
+    """
+    if type(headers) is dict:
+        # The common case: no two keys differing only in case. Values are
+        # stripped where they are used and line breaks are caught on the whole
+        # signing string (_build).
+        shape = _dict_shape(headers)
+        if shape is not None:
+            return _lookup(headers)[0]
     getall = getattr(headers, "getall", None)
     if getall is not None and type(headers).__name__.startswith("CI"):
         # aiohttp's CIMultiDict(Proxy): case-insensitive and multi-valued already.
@@ -327,13 +465,6 @@ def _header_getter(headers: Headers) -> Callable[[str], str | None]:
             return _clean(values)
 
         return get_multi
-    if type(headers) is dict:
-        # The common case: str values, no two keys differing only in case. The
-        # bound dict.get is the getter; values are stripped where they are used
-        # and line breaks are caught on the whole signing string (_build).
-        lowered: dict[str, str] = {k.lower(): v for k, v in headers.items() if v.__class__ is str}
-        if len(lowered) == len(headers):
-            return lowered.get
     merged: dict[str, list[Any]] = {}
     multi_items = getattr(headers, "multi_items", None)  # httpx.Headers: one pair per field line
     if multi_items is not None:
@@ -359,17 +490,22 @@ def signature_params(headers: Headers) -> SignatureParams:
 
     Raises :class:`MissingComponentError` when the request carries neither.
     """
-    return SignatureParams(*_parse(_find_header(_header_getter(headers))))
+    return _params(_parse(_find_header(_header_getter(headers))))
 
 
-def _find_header(get: Callable[[str], str | None]) -> str:
-    value = get("signature")
+def _find_header(get: Callable[[str], Any]) -> str:
+    value: Any = get("signature")
     if value is None:
         auth = get("authorization")
+        if auth is not None and auth.__class__ is not str:
+            auth = _clean(auth)
         if auth is None or auth[:10].lower() != "signature ":
             raise MissingComponentError("the request has no Signature header")
         value = "Signature " + auth[10:]
-    return value
+    elif value.__class__ is not str:
+        value = _clean(value)
+    text: str = value
+    return text
 
 
 # -- time ------------------------------------------------------------------------
@@ -461,15 +597,128 @@ def _key_algorithm(algorithm: str, key_type: KeyType) -> Algorithm:
 # -- the signing string ---------------------------------------------------------------
 
 
+_Builder: TypeAlias = Callable[[str, str, dict[Any, Any]], str]
+_strip: Final = str.strip  # raises TypeError for anything but a str
+
+
+def _fast_builder(plan: _Plan, index: Mapping[str, str]) -> _Builder | None:
+    """An f-string builder of ``plan``'s signing string from a dict of headers of one shape.
+
+    Only for ``(request-target)`` followed by two to four headers all present in
+    ``index`` (every list Mastodon, Misskey, Pleroma and GoToSocial send);
+    ``None`` otherwise. The builder raises ``TypeError`` for a value that is not a
+    ``str``; :func:`_build` then takes the general way.
+    """
+    names = plan.names
+    if plan.template is None or names[0] != "(request-target)":
+        return None
+    fields = names[1:]
+    keys = [index.get(name) for name in fields]
+    if len(plan.fields) != len(fields) or not keys or None in keys:
+        return None
+    if len(fields) == 2:
+        n1, n2 = fields
+        k1, k2 = keys
+
+        def build2(method: str, target: str, h: dict[Any, Any]) -> str:
+            return (
+                f"(request-target): {method} {target}\n{n1}: {_strip(h[k1])}\n{n2}: {_strip(h[k2])}"
+            )
+
+        return build2
+    if len(fields) == 3:
+        n1, n2, n3 = fields
+        k1, k2, k3 = keys
+
+        def build3(method: str, target: str, h: dict[Any, Any]) -> str:
+            return (
+                f"(request-target): {method} {target}\n{n1}: {_strip(h[k1])}\n{n2}: "
+                f"{_strip(h[k2])}\n{n3}: {_strip(h[k3])}"
+            )
+
+        return build3
+    if len(fields) == 4:
+        n1, n2, n3, n4 = fields
+        k1, k2, k3, k4 = keys
+
+        def build4(method: str, target: str, h: dict[Any, Any]) -> str:
+            return (
+                f"(request-target): {method} {target}\n{n1}: {_strip(h[k1])}\n{n2}: "
+                f"{_strip(h[k2])}\n{n3}: {_strip(h[k3])}\n{n4}: {_strip(h[k4])}"
+            )
+
+        return build4
+    return None
+
+
+def _no_builder(method: str, target: str, h: dict[Any, Any]) -> str:  # pragma: no cover
+    raise AssertionError("a marker, never called")
+
+
 def _build(
+    plan: _Plan,
+    method: str,
+    target: str,
+    get: Callable[[str], Any],
+    created: int | None,
+    expires: str | None,
+    fallback_host: str | None = None,
+    shape: _Shape | None = None,
+    headers: Any = None,
+) -> bytes:
+    """The signing string of ``plan``: ``shape`` and ``headers`` (the plain dict
+    ``get`` reads) allow the f-string builder, else the template."""
+    text: str | None = None
+    if shape is not None:
+        builder = shape.builders.get(plan, _no_builder)
+        if builder is _no_builder:
+            builder = _fast_builder(plan, shape.index)
+            if len(shape.builders) < 64:
+                shape.builders[plan] = builder
+        if builder is not None:
+            try:
+                text = builder(method, target, headers)
+            except TypeError:  # a value that is not a str: the general way cleans it
+                text = None
+    if text is None:
+        template = plan.template
+        if template is None:
+            return _build_lines(plan.names, method, target, get, created, expires, fallback_host)
+        values: list[str] = []
+        for name in plan.fields:
+            value = get(name)
+            if value is None:
+                if name == "host" and fallback_host:
+                    value = fallback_host
+                else:
+                    raise MissingComponentError(f"signed header {name!r} is not in the request")
+            elif value.__class__ is not str:
+                value = _clean(value)
+            values.append(value.strip())
+        text = template.format(method, target, created, expires, *values)
+    if text.count("\n") != plan.newlines or "\r" in text:
+        # A line break inside a value would forge lines of the signing string.
+        raise MalformedSignatureError("a signed value contains a line break")
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        pass
+    try:  # servers decode raw header bytes with surrogateescape
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise MalformedSignatureError("header value is not encodable") from None
+
+
+def _build_lines(
     names: Sequence[str],
     method: str,
     target: str,
-    get: Callable[[str], str | None],
+    get: Callable[[str], Any],
     created: int | None,
     expires: str | None,
     fallback_host: str | None = None,
 ) -> bytes:
+    """:func:`_build` for the lists it has no template for (the errors come from here)."""
     lines: list[str] = []
     append = lines.append
     for name in names:
@@ -480,6 +729,8 @@ def _build(
                     value = fallback_host
                 else:
                     raise MissingComponentError(f"signed header {name!r} is not in the request")
+            elif value.__class__ is not str:
+                value = _clean(value)
             append(f"{name}: {value.strip()}")
         elif name == "(request-target)":
             append(f"(request-target): {method} {target}")
@@ -515,7 +766,7 @@ def signing_string(
     """
     path, _, host = _split_target(target)
     return _build(
-        params.headers,
+        _plan(tuple(params.headers)),
         method.lower(),
         path,
         _header_getter(headers),
@@ -587,10 +838,12 @@ def sign_request(
     """
     if algorithm not in CAVAGE_ALGORITHMS:
         raise UnknownSignatureAlgorithmError(f"unsupported signature algorithm {algorithm!r}")
-    key_algorithm = _key_algorithm(algorithm, key.type)
+    key_algorithm = _KEY_ALGORITHM.get((algorithm, key.type))
+    if key_algorithm is None:
+        key_algorithm = _key_algorithm(algorithm, key.type)  # raises the right error
     host, target = _url_parts(url)
-    get = _header_getter(headers)
-    moment = _timestamp(now)
+    get = _lookup(headers)[0]
+    moment = time.time() if now is None else _timestamp(now)
     if body is None and method.upper() in _BODY_METHODS:
         body = b""
 
@@ -599,63 +852,110 @@ def sign_request(
     date = get("date")
     if date is None:
         date = added["Date"] = _format_http_date(int(moment))
+    elif date.__class__ is not str:
+        date = _clean(date)
     values["date"] = date
     given_host = get("host")
     if given_host is None:
         added["Host"] = host
+    elif given_host.__class__ is not str:
+        given_host = _clean(given_host)
     values["host"] = given_host or host
     if body is not None:
         digest = get("digest")
         if digest is None:
-            digest = added["Digest"] = digest_header(body)
+            digest = added["Digest"] = "SHA-256=" + _b64(_sha256(body).digest())
         else:
+            if digest.__class__ is not str:
+                digest = _clean(digest)
             verify_digest(digest, body)
         values["digest"] = digest
 
     created_at: int | None = None
-    if created is True:
-        created_at = int(moment)
-    elif created is not False:
-        created_at = int(created)
     expires_at: int | None = None
-    if expires_in is not None:
-        expires_at = (created_at if created_at is not None else int(moment)) + int(expires_in)
-
-    if headers_to_sign is None:
-        names = ["(request-target)"]
-        if created_at is not None:
-            names.append("(created)")
-        if expires_at is not None:
-            names.append("(expires)")
-        names += ("host", "date", "digest") if body is not None else ("host", "date")
+    lookup: Callable[[str], Any]
+    if headers_to_sign is None and created is False and expires_in is None:
+        # Mastodon's coverage, `(request-target) host date [digest]`: every
+        # covered header is in ``values``; the f-string is what _build makes.
+        text = (
+            f"(request-target): {method.lower()} {target}\n"
+            f"host: {values['host'].strip()}\ndate: {date.strip()}"
+        )
+        if body is not None:
+            text = f"{text}\ndigest: {values['digest'].strip()}"
+            plan = _SIGN_PLAN_BODY
+        else:
+            plan = _SIGN_PLAN
+        if text.count("\n") != plan.newlines or "\r" in text:
+            raise MalformedSignatureError("a signed value contains a line break")
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            data = _build(plan, method.lower(), target, values.get, None, None)
+        signature = _b64(key.sign(data, key_algorithm))
+        prefix = _signature_prefix(key_id, algorithm)
+        added["Signature"] = f'{prefix}headers="{plan.text}",signature="{signature}"'
+        return added
     else:
-        names = [name.lower() for name in headers_to_sign]
-        if not names or _HEADER_LIST_RE.fullmatch(" ".join(names)) is None:
-            raise ValueError(f"headers_to_sign is not a list of header names: {names!r}")
-        if "(created)" in names and created_at is None:
+        if created is True:
             created_at = int(moment)
-        if "(expires)" in names and expires_at is None:
-            raise ValueError("(expires) is to be signed but expires_in is not given")
-    if algorithm == "rsa-sha256" and (created_at is not None or expires_at is not None):
-        raise ValueError("created/expires need algorithm='hs2019' (draft-cavage-12 §2.1.4)")
+        elif created is not False:
+            created_at = int(created)
+        if expires_in is not None:
+            expires_at = (created_at if created_at is not None else int(moment)) + int(expires_in)
+        if headers_to_sign is None:
+            names = ["(request-target)"]
+            if created_at is not None:
+                names.append("(created)")
+            if expires_at is not None:
+                names.append("(expires)")
+            names += ("host", "date", "digest") if body is not None else ("host", "date")
+        else:
+            names = [name.lower() for name in headers_to_sign]
+            if not names or _HEADER_LIST_RE.fullmatch(" ".join(names)) is None:
+                raise ValueError(f"headers_to_sign is not a list of header names: {names!r}")
+            if "(created)" in names and created_at is None:
+                created_at = int(moment)
+            if "(expires)" in names and expires_at is None:
+                raise ValueError("(expires) is to be signed but expires_in is not given")
+        if algorithm == "rsa-sha256" and (created_at is not None or expires_at is not None):
+            raise ValueError("created/expires need algorithm='hs2019' (draft-cavage-12 §2.1.4)")
+        plan = _plan(tuple(names))
 
-    def lookup(name: str) -> str | None:
-        value = values.get(name)
-        return value if value is not None else get(name)
+        def lookup(name: str) -> Any:
+            value = values.get(name)
+            return value if value is not None else get(name)
 
     expires_text = None if expires_at is None else str(expires_at)
-    data = _build(names, method.lower(), target, lookup, created_at, expires_text)
-    params = SignatureParams(
-        key_id,
-        algorithm,
-        tuple(names),
-        key.sign(data, key_algorithm),
-        created_at,
-        expires_at,
-        expires_text,
-    )
-    added["Signature"] = format_signature_header(params)
+    data = _build(plan, method.lower(), target, lookup, created_at, expires_text)
+    signature = _b64(key.sign(data, key_algorithm))
+    prefix = _signature_prefix(key_id, algorithm)
+    if created_at is None and expires_at is None:
+        added["Signature"] = f'{prefix}headers="{plan.text}",signature="{signature}"'
+    else:
+        times = "" if created_at is None else f"created={created_at},"
+        if expires_text is not None:
+            times += f"expires={expires_text},"
+        added["Signature"] = f'{prefix}{times}headers="{plan.text}",signature="{signature}"'
     return added
+
+
+def _b64(data: bytes) -> str:
+    return _b2a_base64(data, newline=False).decode("ascii")
+
+
+_b2a_base64: Final = binascii.b2a_base64
+_sha256: Final = hashlib.sha256
+_SIGN_PLAN: Final = _plan(("(request-target)", "host", "date"))
+_SIGN_PLAN_BODY: Final = _plan(("(request-target)", "host", "date", "digest"))
+
+
+@lru_cache(maxsize=256)
+def _signature_prefix(key_id: str, algorithm: str) -> str:
+    """``keyId="...",algorithm="...",``; ``ValueError`` for a keyId with control characters."""
+    if _CTL_RE.search(key_id):
+        raise ValueError("keyId contains control characters")
+    return f'keyId={_quote(key_id)},algorithm="{algorithm}",'
 
 
 # -- verification -------------------------------------------------------------------
@@ -735,6 +1035,7 @@ _set_headers = VerifiedSignature.__dict__["headers"].__set__
 _set_created = VerifiedSignature.__dict__["created"].__set__
 _set_expires = VerifiedSignature.__dict__["expires"].__set__
 _set_key = VerifiedSignature.__dict__["key"].__set__
+_new_object: Final = object.__new__
 
 KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey]
 
@@ -787,13 +1088,13 @@ def verify_request(
     raises a :class:`~activitypub.errors.SignatureError` subclass otherwise.
     """
     # One straight function: this is the inbox hot path (see bench/).
-    get = _header_getter(headers)
+    get, shape = _lookup(headers)
     if params is None:
-        key_id, algorithm, names, signature, created_param, expires_param, expires_text = _parse(
+        key_id, algorithm, plan, signature, created_param, expires_param, expires_text = _parse(
             _find_header(get)
         )
     else:
-        key_id, algorithm, names = params.key_id, params.algorithm, params.headers
+        key_id, algorithm, plan = params.key_id, params.algorithm, _plan(tuple(params.headers))
         signature, created_param = params.signature, params.created
         expires_param, expires_text = params.expires, params.expires_text
     if algorithm not in policy.algorithms:
@@ -802,24 +1103,31 @@ def verify_request(
     key_algorithm = _KEY_ALGORITHM.get((algorithm, public_key.type))
     if key_algorithm is None:
         key_algorithm = _key_algorithm(algorithm, public_key.type)  # raises the right error
-    _check_coverage(names, method.upper(), policy)
+    method_upper = method.upper()
+    checked = (method_upper, id(policy))
+    if plan.checked.get(checked) is not policy:
+        _check_coverage(plan.names, method_upper, policy)
+        if len(plan.checked) < 64:
+            plan.checked[checked] = policy
 
     # Time window (Mastodon): creation = covered `created`, else Date.
     creation: float | None
-    if created_param is not None and "(created)" in names:
+    if created_param is not None and plan.created:
         creation = float(created_param)
     else:
         date = get("date")
         if date is None:
             creation = None
         else:
+            if date.__class__ is not str:
+                date = _clean(date)
             if len(date) > 64:  # keep hostile values out of the date cache
                 raise MalformedSignatureError("unparseable Date header")
             creation = _parse_http_date(date.strip())
             if creation is None:
                 raise MalformedSignatureError("unparseable Date header")
     expiry: float | None
-    if expires_param is not None and "(expires)" in names:
+    if expires_param is not None and plan.expires:
         expiry = float(expires_param)
     elif creation is not None:
         expiry = creation + policy.default_lifetime
@@ -834,19 +1142,35 @@ def verify_request(
         if expiry is not None and moment > expiry + policy.clock_skew:
             raise SignatureExpiredError("the signature has expired")
 
-    if "digest" in names:
-        verify_digest(get("digest"), body or b"")
-    if "content-digest" in names:
-        verify_content_digest(get("content-digest"), body or b"")
+    if plan.digest:
+        digest = get("digest")
+        if digest is not None and digest.__class__ is not str:
+            digest = _clean(digest)
+        verify_digest(digest, body or b"")
+    if plan.content_digest:
+        content_digest = get("content-digest")
+        if content_digest is not None and content_digest.__class__ is not str:
+            content_digest = _clean(content_digest)
+        verify_content_digest(content_digest, body or b"")
 
     full, bare, host = _split_target(target)
     method_lower = method.lower()
-    data = _build(names, method_lower, full, get, created_param, expires_text, host)
+    data = _build(plan, method_lower, full, get, created_param, expires_text, host, shape, headers)
     try:
         public_key.verify(signature, data, key_algorithm)
     except InvalidSignatureError:
-        if not (policy.query_fallback and full != bare and "(request-target)" in names):
+        if not (policy.query_fallback and full != bare and "(request-target)" in plan.names):
             raise
-        data = _build(names, method_lower, bare, get, created_param, expires_text, host)
+        data = _build(
+            plan, method_lower, bare, get, created_param, expires_text, host, shape, headers
+        )
         public_key.verify(signature, data, key_algorithm)
-    return VerifiedSignature(key_id, algorithm, names, creation, expiry, public_key)
+    # VerifiedSignature(...), without the call of its __init__.
+    verified: VerifiedSignature = _new_object(VerifiedSignature)
+    _set_key_id(verified, key_id)
+    _set_algorithm(verified, algorithm)
+    _set_headers(verified, plan.names)
+    _set_created(verified, creation)
+    _set_expires(verified, expiry)
+    _set_key(verified, public_key)
+    return verified

@@ -26,7 +26,6 @@ By default a signature covers ``@method`` and ``@target-uri``, plus
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -34,6 +33,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from activitypub.errors import (
@@ -46,7 +46,7 @@ from activitypub.errors import (
     UnsupportedAlgorithmError,
 )
 from activitypub.keys import ALGORITHMS, PrivateKey, PublicKey
-from activitypub.signatures.digest import content_digest_header, verify_content_digest
+from activitypub.signatures.digest import verify_content_digest
 from activitypub.signatures.rfc9421_components import (
     MAX_FIELD_LENGTH,
     BareItem,
@@ -60,8 +60,12 @@ from activitypub.signatures.rfc9421_components import (
     parse_component,
     parse_dictionary,
     parse_inner_list,
+    serialize_bare,
     serialize_params,
     split_url,
+)
+from activitypub.signatures.rfc9421_components import (
+    _lowered_names as _lowered,
 )
 
 __all__ = [
@@ -115,6 +119,7 @@ class SignatureInput:
     identities: frozenset[object] = frozenset()
     #: Whether ``content-digest`` (with or without parameters) is covered.
     covers_digest: bool = False
+    _coverage: _Coverage | None = field(default=None, repr=False, compare=False)
 
     def covers(self, component: str | Component) -> bool:
         """Whether ``component`` (``"@method"``, ``"content-digest"`` ...) is covered."""
@@ -175,6 +180,7 @@ DEFAULT_POLICY: Final = VerifyPolicy()
 # -- parsing -------------------------------------------------------------------
 
 _COMPONENT_CACHE: dict[tuple[str, Params], Component] = {}
+_new_object: Final = object.__new__
 
 
 def _component(name: str, params: Params) -> Component:
@@ -190,7 +196,7 @@ def _component(name: str, params: Params) -> Component:
 class _Coverage:
     """What a covered-component list implies, computed once per distinct list."""
 
-    __slots__ = ("components", "covers_digest", "identities", "inner", "texts")
+    __slots__ = ("components", "covers_digest", "fields", "identities", "inner", "texts")
 
     def __init__(self, components: tuple[Component, ...]) -> None:
         self.components = components
@@ -198,6 +204,15 @@ class _Coverage:
         self.inner = " ".join(self.texts)
         self.identities = frozenset(c.identity for c in components)
         self.covers_digest = any(c.name == "content-digest" for c in components)
+        #: For ``"@method" "@target-uri"`` then fields without parameters (what
+        #: Mastodon and we sign): ``('\n"name": ', name)`` per field, for the
+        #: short way of :func:`_base`; else ``None``.
+        self.fields: tuple[tuple[str, str], ...] | None = None
+        names = [c.name for c in components]
+        if names[:2] == ["@method", "@target-uri"] and not any(
+            c.params or c.name[0] == "@" for c in components[2:]
+        ):
+            self.fields = tuple((f"\n{c.text}: ", c.name) for c in components[2:])
 
 
 def _build_coverage(label: str, members: tuple[Item, ...]) -> _Coverage:
@@ -255,6 +270,60 @@ _ONE_INPUT: Final = re.compile(
 )
 _CANONICAL_PARAM: Final = re.compile(r';([a-z*][a-z0-9_\-.*]*+)=(?:"([^"]*)"|([0-9]+))')
 _INNER_COVERAGE: dict[str, _Coverage] = {}
+_findall_params: Final = _CANONICAL_PARAM.findall
+_LABELS: dict[str, bool] = {}
+
+
+# One parameter as _ONE_INPUT reads it: a String without escapes, or an Integer.
+_ONE_PARAM: Final = re.compile(
+    r';([a-z*][a-z0-9_\-.*]*+)='
+    r'(?:"([\x20\x21\x23-\x5b\x5d-\x7e]*+)"|(0|[1-9][0-9]{0,14}+)(?![0-9.]))'
+)
+
+
+def _short_input(text: str) -> tuple[str, _Coverage, Params, str] | None:
+    """What _ONE_INPUT reads from ``label=(inner list);params``, without running it,
+    when the inner list is one seen before; ``None`` sends the text the long way.
+
+    The inner list is the text up to the first ``)``: if that text is a cached
+    (so well-formed) inner list, its closing parenthesis is outside any string,
+    hence it is the inner list's end.
+    """
+    label, sep, rest = text.partition("=(")
+    if not sep or not _valid_label(label):
+        return None
+    close = rest.find(")")
+    if close < 0:
+        return None
+    coverage = _INNER_COVERAGE.get("(" + rest[: close + 1])
+    if coverage is None:
+        return None
+    params_text = rest[close + 1 :]
+    params: list[tuple[str, BareItem]] = []
+    match = _ONE_PARAM.match
+    pos, end = 0, len(params_text)
+    while pos < end and params_text[pos] == ";":
+        m = match(params_text, pos)
+        if m is None:
+            return None
+        key, string, number = m.groups()
+        params.append((key, string if number is None else int(number)))
+        pos = m.end()
+    if pos < end:
+        if params_text[pos:].strip(" \t"):
+            return None
+        params_text = params_text[:pos]
+    return label, coverage, tuple(params), params_text
+
+
+def _valid_label(label: str) -> bool:
+    """Whether ``label`` is a dictionary key; cached, since senders use a few (``sig1``)."""
+    valid = _LABELS.get(label)
+    if valid is None:
+        valid = _KEY_RE.fullmatch(label) is not None
+        if len(_LABELS) < 256 and len(label) < 64:
+            _LABELS[label] = valid
+    return valid
 
 
 def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
@@ -266,15 +335,20 @@ def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
         raise MalformedSignatureError("Signature-Input and Signature must come together")
     if len(inputs_text) > MAX_FIELD_LENGTH or len(sigs_text) > MAX_FIELD_LENGTH:
         raise MalformedSignatureError("signature field too long")
-    fast = _ONE_INPUT.fullmatch(inputs_text)
-    inputs = None if fast is not None else parse_dictionary(inputs_text, name="Signature-Input")
+    short = _short_input(inputs_text)
+    fast = None if short is not None else _ONE_INPUT.fullmatch(inputs_text)
+    inputs = (
+        None
+        if short is not None or fast is not None
+        else parse_dictionary(inputs_text, name="Signature-Input")
+    )
     signatures: dict[str, bytes] = {}
     # The usual single ``label=:base64:`` (padded) is read without the general
     # parser: strict base64 decoding refuses any other character, so a second
     # member or parameters make it fall through.
     label, sep, value_text = sigs_text.partition("=:")
     fast_sig = False
-    if sep and value_text.endswith(":") and _KEY_RE.fullmatch(label) is not None:
+    if sep and value_text.endswith(":") and _valid_label(label):
         try:
             signatures[label] = binascii.a2b_base64(value_text[:-1], strict_mode=True)
             fast_sig = True
@@ -288,14 +362,22 @@ def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
                 raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
             signatures[label] = value
     out: list[SignatureInput] = []
-    if fast is not None:
+    coverage: _Coverage | None
+    if short is not None:
+        label, coverage, params, params_text = short
+        out.append(
+            _signature_input(
+                label, coverage, params, signatures, f"({coverage.inner}){params_text}"
+            )
+        )
+    elif fast is not None:
         label, inner_text, params_text = fast.groups()
         coverage = _INNER_COVERAGE.get(inner_text)
         if coverage is None:
             coverage = _coverage(label, parse_inner_list(inner_text))
             if len(_INNER_COVERAGE) < 512:
                 _INNER_COVERAGE[inner_text] = coverage
-        params = tuple((k, int(n) if n else v) for k, v, n in _CANONICAL_PARAM.findall(params_text))
+        params = tuple([(k, int(n) if n else v) for k, v, n in _findall_params(params_text)])
         out.append(
             _signature_input(
                 label, coverage, params, signatures, f"({coverage.inner}){params_text}"
@@ -331,7 +413,7 @@ def _signature_input(
     created = expires = None
     if len(params) > _MAX_PARAMS:
         raise MalformedSignatureError(f"Signature-Input {label!r}: too many parameters")
-    if len({key for key, _ in params}) != len(params):
+    if len(dict(params)) != len(params):
         raise MalformedSignatureError(f"Signature-Input {label!r}: a parameter is repeated")
     for key, value in params:
         if key in _INT_PARAMS:
@@ -352,22 +434,24 @@ def _signature_input(
                 nonce = value
             else:
                 tag = value
-    return SignatureInput(
-        label=label,
-        components=coverage.components,
-        params=params,
-        signature=signature,
-        keyid=keyid,
-        alg=alg,
-        created=created,
-        expires=expires,
-        nonce=nonce,
-        tag=tag,
-        signature_params=signature_params,
-        component_ids=coverage.texts,
-        identities=coverage.identities,
-        covers_digest=coverage.covers_digest,
-    )
+    # SignatureInput(...) without its keyword __init__: this is the verification hot path.
+    sig: SignatureInput = _new_object(SignatureInput)
+    sig.label = label
+    sig.components = coverage.components
+    sig.params = params
+    sig.signature = signature
+    sig.keyid = keyid
+    sig.alg = alg
+    sig.created = created
+    sig.expires = expires
+    sig.nonce = nonce
+    sig.tag = tag
+    sig.signature_params = signature_params
+    sig.component_ids = coverage.texts
+    sig.identities = coverage.identities
+    sig.covers_digest = coverage.covers_digest
+    sig._coverage = coverage
+    return sig
 
 
 def select_signature(
@@ -391,6 +475,39 @@ def select_signature(
 
 
 _URL_CACHE: dict[str, Url] = {}
+
+
+def _url(url: str) -> Url:
+    parts = _URL_CACHE.get(url)
+    if parts is None:
+        parts = split_url(url)
+        if len(_URL_CACHE) < 256:
+            _URL_CACHE[url] = parts
+    return parts
+
+
+def _short_base(
+    fields: tuple[tuple[str, str], ...],
+    signature_params: str,
+    method: str,
+    url: str,
+    h: Mapping[str, str],
+) -> bytes | None:
+    """:func:`_base` of ``"@method" "@target-uri"`` and plain fields, or ``None``
+    when a field is absent or has a line break (the general way says why)."""
+    base = f'"@method": {method}\n"@target-uri": {_url(url).target_uri}'
+    for line, name in fields:
+        value = h.get(name)
+        if value is None or "\n" in value or "\r" in value:
+            return None
+        base = base + line + value
+    base = f'{base}\n"@signature-params": {signature_params}'
+    if base.count("\n") != len(fields) + 2:
+        raise MalformedSignatureError("a covered component value contains a line break")
+    try:
+        return base.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedSignatureError("a covered component value is not ASCII") from None
 
 
 def _base(
@@ -559,21 +676,28 @@ def _verify(
     if key_type != key.type:
         raise AlgorithmMismatchError(f"algorithm {alg!r} cannot be used with a {key.type} key")
     # 4. signature base, body digest, then the signature itself
-    data = _base(sig.components, sig.signature_params, method, url, h, raw)
+    coverage = sig._coverage
+    data = None
+    fields = None if coverage is None else coverage.fields
+    if fields is not None and coverage is not None and coverage.components is sig.components:
+        data = _short_base(fields, sig.signature_params, method, url, h)
+    if data is None:
+        data = _base(sig.components, sig.signature_params, method, url, h, raw)
     if policy.verify_digest and sig.covers_digest:
         _check_content_digest(h["content-digest"], body or b"")
     key.verify(sig.signature, data, alg)
-    return VerifiedSignature(
-        label=sig.label,
-        keyid=sig.keyid,
-        alg=alg,
-        components=sig.component_ids,
-        created=created,
-        expires=expires,
-        nonce=sig.nonce,
-        tag=sig.tag,
-        params=sig.params,
-    )
+    # VerifiedSignature(...) without its keyword __init__.
+    verified: VerifiedSignature = _new_object(VerifiedSignature)
+    verified.label = sig.label
+    verified.keyid = sig.keyid
+    verified.alg = alg
+    verified.components = sig.component_ids
+    verified.created = created
+    verified.expires = expires
+    verified.nonce = sig.nonce
+    verified.tag = sig.tag
+    verified.params = sig.params
+    return verified
 
 
 def _check_content_digest(value: str, body: bytes) -> None:
@@ -627,44 +751,92 @@ def sign_request(
     key_id = key.id if key_id is None else key_id
     if key_id is None:
         raise ValueError("a key id is needed: pass key_id or give the key an id")
-    h = normalize_headers(headers)
+    lowered = _lowered(headers) if components is None and type(headers) is dict else ()
+    # The default coverage reads no field but the content-digest made here
+    # (``lowered`` is empty for keys that are not all str or twins by case).
+    h: dict[str, str] = (
+        {} if lowered and "content-digest" not in lowered else normalize_headers(headers)
+    )
     out: dict[str, str] = {}
     if body is not None:
         existing = h.get("content-digest")
         if existing is None:
-            h["content-digest"] = out["Content-Digest"] = content_digest_header(body)
+            h["content-digest"] = out["Content-Digest"] = (
+                f"sha-256=:{_b64(hashlib.sha256(body).digest())}:"
+            )
         else:
             verify_content_digest(existing, body)
     if components is None:
         with_digest = body is not None and (bool(body) or method.upper() in _BODY_METHODS)
-        components = (*DEFAULT_COMPONENTS, "content-digest") if with_digest else DEFAULT_COMPONENTS
-    parsed = [parse_component(c) for c in components]
-    if len({c.identity for c in parsed}) != len(parsed):
-        raise MalformedSignatureError("a component is listed twice")
+        components = _DEFAULT_WITH_DIGEST if with_digest else DEFAULT_COMPONENTS
+    coverage = _sign_coverage(components)
     used_alg = key.default_algorithm if alg is None else alg
     if used_alg not in ALGORITHMS:
         raise UnsupportedAlgorithmError(f"unsupported signature algorithm {used_alg!r}")
     if ALGORITHMS[used_alg] != key.type:
         raise AlgorithmMismatchError(f"algorithm {used_alg!r} cannot be used with a {key.type} key")
-    params: list[tuple[str, BareItem]] = [
-        ("created", int(time.time() if now is None else now) if created is None else created),
-        ("keyid", key_id),
-    ]
-    if alg is not None:
-        params.append(("alg", alg))
-    if expires is not None:
-        params.append(("expires", expires))
-    if nonce is not None:
-        params.append(("nonce", nonce))
-    if tag is not None:
-        params.append(("tag", tag))
-    inner = " ".join(c.text for c in parsed)
-    signature_params = f"({inner}){serialize_params(tuple(params))}"
-    # The label must be a valid dictionary key; check it as one.
-    if parse_dictionary(label, name="label") != [(label, (True, ()))]:
+    created = int(time.time() if now is None else now) if created is None else created
+    if (
+        alg is None
+        and expires is None
+        and nonce is None
+        and tag is None
+        and type(created) is int
+        and abs(created) <= 999_999_999_999_999
+    ):
+        # What serialize_params makes of (created, keyid), the usual pair.
+        params_text = f";created={created};keyid={_serialize_keyid(key_id)}"
+    else:
+        params: list[tuple[str, BareItem]] = [("created", created), ("keyid", key_id)]
+        if alg is not None:
+            params.append(("alg", alg))
+        if expires is not None:
+            params.append(("expires", expires))
+        if nonce is not None:
+            params.append(("nonce", nonce))
+        if tag is not None:
+            params.append(("tag", tag))
+        params_text = serialize_params(tuple(params))
+    signature_params = f"({coverage.inner}){params_text}"
+    # The label must be a valid dictionary key (what parse_dictionary reads as
+    # exactly ``label``, with no value or parameters).
+    if len(label) > MAX_FIELD_LENGTH or not _valid_label(label):
         raise MalformedSignatureError(f"not a valid signature label: {label!r}")
-    data = _base(parsed, signature_params, method, url, h, headers)
+    data = None
+    if coverage.fields is not None:
+        data = _short_base(coverage.fields, signature_params, method, url, h)
+    if data is None:
+        data = _base(coverage.components, signature_params, method, url, h, headers)
     signature = key.sign(data, used_alg)
     out["Signature-Input"] = f"{label}={signature_params}"
-    out["Signature"] = f"{label}=:{base64.b64encode(signature).decode('ascii')}:"
+    out["Signature"] = f"{label}=:{_b64(signature)}:"
     return out
+
+
+_DEFAULT_WITH_DIGEST: Final = (*DEFAULT_COMPONENTS, "content-digest")
+_SIGN_COVERAGE: dict[tuple[str | Component, ...], _Coverage] = {}
+
+
+def _sign_coverage(components: Sequence[str | Component]) -> _Coverage:
+    """The coverage of the components to sign; cached, since a signer repeats a few lists."""
+    key = tuple(components)
+    coverage = _SIGN_COVERAGE.get(key)
+    if coverage is None:
+        parsed = [parse_component(c) for c in components]
+        if len({c.identity for c in parsed}) != len(parsed):
+            raise MalformedSignatureError("a component is listed twice")
+        coverage = _Coverage(tuple(parsed))
+        if len(_SIGN_COVERAGE) < 256:
+            _SIGN_COVERAGE[key] = coverage
+    return coverage
+
+
+@lru_cache(maxsize=256)
+def _serialize_keyid(key_id: str) -> str:
+    """``serialize_bare(key_id)``; cached, since a signer uses one or two key ids."""
+    text: str = serialize_bare(key_id)
+    return text
+
+
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")

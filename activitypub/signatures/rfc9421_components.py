@@ -344,6 +344,29 @@ def serialize_dictionary(members: Iterable[tuple[str, Member]]) -> str:
 # -- headers and URLs ----------------------------------------------------------
 
 
+# The lower-cased names of each tuple of dict keys seen (``()`` when they are
+# not all str or two differ only in case): real traffic repeats a few shapes.
+_LOWERED: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+
+def _lowered(keys: tuple[object, ...]) -> tuple[str, ...]:
+    lowered: tuple[str, ...] = ()
+    if keys and all(type(k) is str for k in keys):
+        names = tuple(str(k).lower() for k in keys)
+        if len(set(names)) == len(names):
+            lowered = names
+    if len(_LOWERED) < 1024 and sum(map(len, lowered)) < 4096:
+        _LOWERED[keys] = lowered
+    return lowered
+
+
+def _lowered_names(headers: dict[object, object]) -> tuple[str, ...]:
+    """The lower-cased keys of a dict of headers (``()`` if not all str, or case twins)."""
+    keys = tuple(headers)
+    lowered = _LOWERED.get(keys)
+    return _lowered(keys) if lowered is None else lowered
+
+
 def normalize_headers(headers: Headers) -> dict[str, str]:
     """Lowercase names; combine repeated fields with ``", "`` (RFC 9421 §2.1).
 
@@ -353,11 +376,15 @@ def normalize_headers(headers: Headers) -> dict[str, str]:
     is kept as is: covering it makes the signature base invalid.
     """
     if type(headers) is dict:
-        out = {k.lower(): v.strip(" \t") for k, v in headers.items()}
-        if len(out) == len(headers):
-            return out
+        keys = tuple(headers)
+        lowered = _LOWERED.get(keys)
+        if lowered is None:
+            lowered = _lowered(keys)
+        if lowered:
+            # Every key a str, none differing from another only in case.
+            return {k: v.strip(" \t") for k, v in zip(lowered, headers.values(), strict=True)}
     items = headers.items() if isinstance(headers, Mapping) else headers
-    out = {}
+    out: dict[str, str] = {}
     for name, value in items:
         lname = name.lower()
         v = value.strip(" \t")
