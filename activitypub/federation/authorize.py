@@ -50,8 +50,8 @@ async def _own_object(
     stored = await fed.storage.get_object(target)
     if stored is not None and stored.attributed_to not in (None, actor):
         raise UnauthorizedActivityError(f"{target} belongs to {stored.attributed_to}")
-    if isinstance(activity, vocab.Create) and stored is not None and stored.deleted:
-        raise UnauthorizedActivityError(f"{target} was deleted")
+    if isinstance(activity, vocab.Create | vocab.Update) and stored is not None and stored.deleted:
+        raise UnauthorizedActivityError(f"{target} was deleted")  # a tombstone stays (S-21)
 
 
 def _own_undo(activity: vocab.Undo, actor: str) -> None:

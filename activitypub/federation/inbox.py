@@ -1,14 +1,17 @@
 """Receiving: the inbox pipeline, one step per function, in the order they run.
 
-size → content type → JSON → digest → signature → key owner is the actor →
-blocks → foreign embedded objects refetched → dedup → authorisation →
-queue (or inline) → 202. Each step raises its own error class; :func:`receive`
-maps classes to status codes, so nothing stored changes before every check
-passed.
+size → content type → JSON (and its depth) → digest → signature → JSON-LD
+reading → key owner is the actor → blocks (actor, object) → foreign embedded
+objects refetched → authorisation → dedup → queue (or inline) → 202. Each
+step raises its own error class; :func:`receive` maps classes to status
+codes, so nothing stored changes (not even the dedup record) before every
+check passed. From the JSON-LD reading on, every decision uses what the
+document means, never its raw keys.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -31,9 +34,9 @@ from activitypub.federation.context import InboxContext
 from activitypub.federation.forwarded import verify_forwarded
 from activitypub.federation.http import Request, Response
 from activitypub.federation.verify import SignedBy, verify_http_signature
-from activitypub.jsonld import normalize
+from activitypub.jsonld import needs_compaction, normalize
 from activitypub.signatures.digest import verify_body_digest
-from activitypub.urls import same_origin
+from activitypub.urls import origin, same_origin
 
 if TYPE_CHECKING:
     from activitypub.federation.federation import Federation
@@ -64,19 +67,24 @@ async def receive(fed: Federation, request: Request, recipient: str | None) -> R
 async def _receive(fed: Federation, request: Request, recipient: str | None) -> None:
     check_size(fed, request)
     check_content_type(request)
-    data = parse_json(request.body)
+    data = parse_json(request.body, fed.max_json_depth)
     check_digest(request)
     if is_unknown_actor_self_delete(data) and await fed.keys.known_actor(data["actor"]) is None:
         return  # S-09: nothing to delete, nothing to fetch (Mastodon answers 202 too)
     signed = await verify_http_signature(fed, request)
-    actor = await check_actor(fed, signed, data)
+    # Everything from here on reads the JSON-LD meaning, never the raw keys (S-23).
+    activity = await read_activity_beside_loop(data)
+    actor = await check_actor(fed, signed, data, activity)
     await check_blocks(fed, actor, recipient)
-    activity = read_activity(data)
+    await check_object_blocks(fed, activity, recipient)
     activity = await refetch_foreign_objects(fed, activity, actor)
+    await check_object_blocks(fed, activity, recipient)
+    await authorize(fed, activity, actor)
+    # Only an activity that passed every check is remembered: a refused one
+    # leaves no trace, and its retry is judged afresh.
     scope = recipient or "shared"
     if not await fed.storage.mark_seen(scope, activity.id or "", at=time.time()):
         return  # a duplicate: already accepted once, handlers ran (or will) once
-    await authorize(fed, activity, actor)
     payload = {"activity": activity.to_json(), "recipient": recipient, "signer": actor}
     if fed.inline:
         await process(fed, payload)
@@ -99,7 +107,7 @@ def check_content_type(request: Request) -> None:
         raise UnsupportedMediaTypeError(f"content type {media or 'missing'!r} is not ActivityPub")
 
 
-def parse_json(body: bytes) -> dict[str, Any]:
+def parse_json(body: bytes, max_depth: int = 64) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except RecursionError:
@@ -108,11 +116,25 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise ParseError(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParseError("an activity must be a JSON object")
+    check_depth(data, max_depth)
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str | list):
         raise ParseError("an activity needs an id and a type")
     if vocab.id_of(data.get("actor")) is None:
         raise ParseError("an activity needs an actor")
     return data
+
+
+def check_depth(data: Any, max_depth: int) -> None:
+    """Refuse JSON nested deeper than ``max_depth`` before anything recurses into it (S-31)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise ParseError(f"JSON nested more than {max_depth} deep")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
 
 
 def check_digest(request: Request) -> None:
@@ -130,25 +152,70 @@ def is_unknown_actor_self_delete(data: dict[str, Any]) -> bool:
     )
 
 
-async def check_actor(fed: Federation, signed: SignedBy, data: dict[str, Any]) -> str:
-    """The activity's actor must be the key's owner (S-01), or have signed the body itself."""
-    actor = vocab.id_of(data.get("actor"))
-    assert actor is not None  # parse_json checked
+async def check_actor(
+    fed: Federation, signed: SignedBy, data: dict[str, Any], activity: vocab.Activity
+) -> str:
+    """The activity's actor must be the key's owner (S-01), or have signed the body itself.
+
+    The actor is read from ``activity``, the JSON-LD reading of ``data``: a
+    context can make the raw ``actor`` key mean something else (S-23).
+    Object signatures are checked over ``data`` itself, which is what was signed.
+    """
+    actor = vocab.id_of(activity.actor)
+    if actor is None or activity.id is None:
+        raise ParseError("an activity needs an id and an actor")
     # A forwarded activity is trusted only with the actor's own object signature.
     if actor != signed.owner and not await verify_forwarded(fed, data, actor):
         raise KeyOwnerError(f"signed by {signed.owner}, but the actor is {actor}")
-    if not same_origin(data["id"], actor):
+    if not same_origin(activity.id, actor):
         raise KeyOwnerError("the activity id is not on its actor's host")
     return actor
 
 
 async def check_blocks(fed: Federation, actor: str, recipient: str | None) -> None:
-    from activitypub.urls import origin
-
     if await fed.storage.is_domain_blocked(origin(actor).host):
         raise ForbiddenError("domain blocked")
     if recipient is not None and await fed.storage.is_blocked(recipient, actor):
         raise ForbiddenError("actor blocked")
+
+
+async def check_object_blocks(
+    fed: Federation, activity: vocab.Activity, recipient: str | None
+) -> None:
+    """An activity about a blocked host's or author's object is refused as well (S-18).
+
+    Checked before the object is fetched (no request to a blocked host) and
+    again after (the fetched object names its real author).
+    """
+    obj = activity.object
+    authors = (
+        vocab.ids_of(getattr(obj, "attributed_to", None)) if isinstance(obj, vocab.Node) else []
+    )
+    target = vocab.id_of(obj)
+    for iri in ([target] if target is not None else []) + authors:
+        if fed.is_local(iri):
+            continue
+        try:
+            host = origin(iri).host
+        except ParseError:
+            continue
+        if await fed.storage.is_domain_blocked(host):
+            raise ForbiddenError("the object's domain is blocked")
+    if recipient is not None:
+        for author in authors:
+            if await fed.storage.is_blocked(recipient, author):
+                raise ForbiddenError("the object's author is blocked")
+
+
+async def read_activity_beside_loop(data: dict[str, Any]) -> vocab.Activity:
+    """:func:`read_activity`, in a worker thread when the JSON-LD must be compacted.
+
+    Compaction is CPU-bound and grows with the document: an authenticated
+    sender must not be able to stall the event loop with it (S-25).
+    """
+    if needs_compaction(data):
+        return await asyncio.to_thread(read_activity, data)
+    return read_activity(data)
 
 
 def read_activity(data: dict[str, Any]) -> vocab.Activity:

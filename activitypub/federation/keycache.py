@@ -64,6 +64,9 @@ class KeyCache:
             # A standalone key document: its id must be the key id, its owner
             # must be same-origin, and the owner must list it.
             if doc.get("id") != key_id and doc.get("id") != doc_url:
+                # Not this key's document (S-03): remember the failure under the
+                # requested URL instead of the other key's document.
+                await self._remember_failure(doc_url, "key document id differs from the key id")
                 raise KeyOwnerError("key document id differs from the key id")
             owner = doc.get("owner") or doc.get("controller")
             if not isinstance(owner, str) or not same_origin(owner, key_id):
@@ -91,6 +94,12 @@ class KeyCache:
 
     async def forget(self, url: str) -> None:
         await self.fed.storage.drop_cached(url.split("#", 1)[0])
+
+    async def _remember_failure(self, url: str, error: str) -> None:
+        now = time.time()
+        await self.fed.storage.put_cached(
+            CachedDocument(url, None, now, now + self.negative_ttl, error=error)
+        )
 
     async def _document(self, url: str, *, refresh: bool) -> tuple[dict[str, Any], bool]:
         now = time.time()

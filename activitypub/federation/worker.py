@@ -47,9 +47,7 @@ async def run_once(fed: Federation, worker: str | None = None) -> bool:
     return True
 
 
-async def run_inbox_worker(
-    fed: Federation, stopping: asyncio.Event, *, idle: float = 0.05
-) -> None:
+async def run_inbox_worker(fed: Federation, stopping: asyncio.Event, *, idle: float = 0.05) -> None:
     """Run tasks until ``stopping`` is set; a task in progress is finished first,
     so a clean shutdown never leaves a half-done task to run again."""
     worker = f"pid{os.getpid()}-{id(fed):x}"

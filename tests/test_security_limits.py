@@ -1,0 +1,130 @@
+"""Security case S-31: inbound body size, nesting depth and cardinality.
+
+Also the content-type gate (415) that runs right after the size check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from security_kit import (
+    ALICE,
+    JSON_HEADERS,
+    L_INBOX,
+    PUBLIC,
+    World,
+    activity,
+    assert_rejected,
+    body_of,
+    make_world,
+    note,
+    post,
+    signed_post,
+)
+
+from activitypub.client import HttpRequest, HttpResponse
+from activitypub.federation import Request
+
+A_HOST = "https://a.example"
+SPY = "https://spy.example"
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async for w in make_world():
+        yield w
+
+
+@pytest.fixture
+def key_spy(world: World) -> list[str]:
+    hits: list[str] = []
+
+    def record(request: HttpRequest) -> HttpResponse:
+        hits.append(request.url)
+        return HttpResponse(404, {}, b"", request.url)
+
+    world.net.route(SPY, record)
+    return hits
+
+
+def spy_signature() -> dict[str, str]:
+    """A Signature header whose key lives on the spy host: a fetch would show."""
+    return {
+        "Signature": f'keyId="{SPY}/key",algorithm="rsa-sha256",'
+        'headers="(request-target) host date digest",signature="AAAA"',
+        "Date": "Mon, 01 Jan 2024 00:00:00 GMT",
+        "Digest": "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+    }
+
+
+async def test_s31_ten_megabytes_is_413_before_any_work(world: World, key_spy: list[str]) -> None:
+    body = b'{"id": "' + b"x" * (10 * 1024 * 1024) + b'"'  # not even JSON
+    start = time.monotonic()
+    for content_type in ("application/activity+json", "image/png"):
+        headers = {"Content-Type": content_type, **spy_signature()}
+        await assert_rejected(world, Request.build("POST", L_INBOX, headers, body), 413)
+    assert time.monotonic() - start < 2.0
+    assert key_spy == []
+    # just over the configured cap
+    cap = world.ours.max_body
+    over = Request.build("POST", L_INBOX, JSON_HEADERS, b" " * (cap + 1))
+    await assert_rejected(world, over, 413)
+
+
+async def test_s31_wrong_content_type_is_415(world: World, key_spy: list[str]) -> None:
+    doc = activity("Create", ALICE, note(ALICE))
+    for content_type in ("text/plain", "image/png", "application/x-www-form-urlencoded", ""):
+        request = await signed_post(world, ALICE, doc, extra_headers={"Content-Type": content_type})
+        await assert_rejected(world, request, 415)
+    assert key_spy == []
+
+
+def deep(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+async def test_s31_ten_thousand_levels_is_400(world: World, key_spy: list[str]) -> None:
+    for body in (deep(10_000), "[" * 10_000 + "]" * 10_000):
+        headers = {**JSON_HEADERS, **spy_signature()}
+        request = Request.build("POST", L_INBOX, headers, body.encode())
+        await assert_rejected(world, request, 400)
+    assert key_spy == []
+    # a correctly signed activity nested deeper than the cap (but parseable) is 400 too
+    obj: dict[str, Any] = note(ALICE)
+    for i in range(500):
+        obj = note(ALICE, i + 2, inReplyTo=obj)
+    doc = activity("Create", ALICE, obj)
+    await assert_rejected(world, await signed_post(world, ALICE, doc), 400)
+    # the process is fine afterwards
+    assert (await post(world, ALICE, activity("Create", ALICE, note(ALICE), n=2))).status == 202
+
+
+async def _accepted_or_refused(world: World, doc: dict[str, Any]) -> None:
+    assert len(body_of(doc)) < world.ours.max_body
+    request = await signed_post(world, ALICE, doc)
+    calls = len(world.calls)
+    response = await world.ours.handle(request)  # never raises
+    assert response.status in (202, 400, 413), response.status
+    if response.status == 202:
+        assert len(world.calls) == calls + 1
+    else:
+        assert len(world.calls) == calls
+
+
+async def test_s31_high_cardinality(world: World) -> None:
+    tags = [
+        {"type": "Hashtag", "name": f"#t{i}", "href": f"{A_HOST}/tags/t{i}"} for i in range(10_000)
+    ]
+    await _accepted_or_refused(world, activity("Create", ALICE, note(ALICE, 1, tag=tags), n=1))
+    to = [PUBLIC] + [f"https://h{i}.example/u" for i in range(10_000)]
+    await _accepted_or_refused(world, activity("Create", ALICE, note(ALICE, 2, to=to), n=2, to=to))
+    options = [{"type": "Note", "name": f"option {i}"} for i in range(10_000)]
+    question = dict(note(ALICE, 3), type="Question", oneOf=options)
+    await _accepted_or_refused(world, activity("Create", ALICE, question, n=3))
+    mentions = [{"type": "Mention", "href": f"https://h{i}.example/u"} for i in range(5_000)]
+    wide = dict(note(ALICE, 4), tag=mentions, attachment=[{"type": "Document"}] * 5_000)
+    await _accepted_or_refused(world, activity("Create", ALICE, wide, n=4))
+    assert (await post(world, ALICE, activity("Create", ALICE, note(ALICE, 5), n=5))).status == 202
