@@ -8,6 +8,7 @@ compares scheme, IDNA-lowered host and effective port, never raw strings.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -37,6 +38,13 @@ def origin(url: str) -> Origin:
     """
     if not isinstance(url, str) or len(url) > 8192:
         raise ParseError("not a URL")
+    return _parse_origin(url)
+
+
+@lru_cache(maxsize=8192)
+def _parse_origin(url: str) -> Origin:
+    """:func:`origin`'s parse, memoised: an inbox request asks about the same
+    few URLs a dozen times. Failures raise, and are not cached."""
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -22,8 +22,8 @@ The cases, all under the same load (``--connections`` keep-alive connections,
    SQLite inbox queue with its worker running in the same process (the
    defaults, not ``inline``), dedup, authorisation, everything. The warm-up
    requests make it fetch the sender's actor once, so the measured steady
-   state verifies with the *cached* key (the cache lives in SQLite, as in
-   production: one read per request);
+   state verifies with the *cached* key (kept in SQLite, and parsed in the
+   key cache's memory: no read per request);
 4. ``fedify`` -- the Fedify peer's inbox (``bench/inbox/fedify_peer.mjs``,
    using ``tests/interop/fedify/node_modules``), skipped with a message when
    those modules or a Node 22 are not there.

@@ -196,6 +196,22 @@ async def assert_rejected(
     return response
 
 
+async def assert_dropped(world: World, request: Request | Callable[[], Any]) -> Response:
+    """Send ``request``: a refusal the inbox worker makes (it needs stored state or a
+    fetch). The sender gets 202 (as from Mastodon), no handler ran and nothing stored
+    changed but the dedup record, which only the activity's own origin could write."""
+    before = state(world.ours)
+    calls = len(world.calls)
+    response = await world.ours.handle(request) if isinstance(request, Request) else await request()
+    assert response.status == 202, (response.status, response.body)
+    assert len(world.calls) == calls, "a handler ran for a refused activity"
+    after = state(world.ours)
+    seen_before, seen_after = before.pop("_seen"), after.pop("_seen")
+    assert after == before, "stored state changed for a refused activity"
+    assert len(seen_after) - len(seen_before) in (0, 1), "more than its dedup record was kept"
+    return response
+
+
 def note(author: str, n: int | str = 1, content: str = "hello", **extra: Any) -> dict[str, Any]:
     host = author.split("/users/")[0]
     return {

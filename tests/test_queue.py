@@ -13,9 +13,13 @@ from activitypub.queue import MemoryQueue, Queue, SqliteQueue, Task, queue_from_
 W = "worker-1"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-unbatched"])
 async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Queue]:
-    q: Queue = MemoryQueue() if request.param == "memory" else SqliteQueue(tmp_path / "q.db")
+    q: Queue = (
+        MemoryQueue()
+        if request.param == "memory"
+        else SqliteQueue(tmp_path / "q.db", group_commit=request.param == "sqlite")
+    )
     await q.open()
     await q.open()
     yield q
@@ -122,6 +126,40 @@ async def test_concurrent_claims_never_share_a_task(queue: Queue) -> None:
     )
     got = [t.id for t in claims if t is not None]
     assert len(got) == 20 and set(got) == ids
+
+
+async def test_claim_many_takes_as_many_claims_would(queue: Queue) -> None:
+    late = await queue.enqueue("deliver", {"n": 0}, not_before=10.0)
+    ids = [await queue.enqueue("deliver" if i % 3 else "inbox", {"n": i}) for i in range(1, 10)]
+    assert await queue.claim_many(worker=W, lease=5, now=1.0, limit=0) == []
+    assert await queue.claim_many([], worker=W, lease=5, now=1.0, limit=5) == []
+    inbox = await queue.claim_many(["inbox"], worker=W, lease=5, now=1.0, limit=10)
+    assert [t.id for t in inbox] == [ids[2], ids[5], ids[8]]
+    assert all(t.kind == "inbox" and t.attempts == 0 for t in inbox)
+    first = await queue.claim_many(worker=W, lease=5, now=1.0, limit=4)
+    assert [t.id for t in first] == [ids[0], ids[1], ids[3], ids[4]]
+    assert first[0] == Task(ids[0], "deliver", {"n": 1}, attempts=0, not_before=0.0)
+    rest = await queue.claim_many(worker="w2", lease=5, now=2.0, limit=100)
+    assert [t.id for t in rest] == [ids[6], ids[7]]  # leased ones and the late one wait
+    # the leases run out at 6 and 7 (ties by age); the late task is due at 10
+    again = await queue.claim_many(worker="w3", lease=5, now=20.0, limit=100)
+    assert [t.id for t in again] == [*ids[:6], ids[8], ids[6], ids[7], late]
+    assert [t.attempts for t in again] == [1] * 9 + [0]
+    assert await queue.pending() == 10
+    await queue.ack_many([])
+    await queue.ack_many([t.id for t in again[:5]] + ["no-such-task", again[0].id])
+    assert await queue.pending() == 5
+    await queue.ack_many([t.id for t in again[5:]])
+    assert await queue.pending() == 0
+
+
+async def test_concurrent_claim_many_never_share_a_task(queue: Queue) -> None:
+    ids = {await queue.enqueue("deliver", {"i": i}) for i in range(50)}
+    batches = await asyncio.gather(
+        *(queue.claim_many(worker=f"w{i}", lease=60, now=1.0, limit=3) for i in range(30))
+    )
+    got = [t.id for batch in batches for t in batch]
+    assert len(got) == 50 and set(got) == ids
 
 
 async def test_payload_is_a_copy(queue: Queue) -> None:

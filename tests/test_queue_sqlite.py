@@ -146,7 +146,7 @@ async def test_concurrent_claimers_in_processes_share_out_tasks(tmp_path: Path) 
 
 async def test_concurrent_claimers_on_separate_connections(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
-    queues = [SqliteQueue(path) for _ in range(4)]
+    queues = [SqliteQueue(path, share=False) for _ in range(4)]
     await asyncio.gather(*(q.open() for q in queues))
     try:
         ids = {await queues[0].enqueue("deliver", {"i": i}) for i in range(100)}

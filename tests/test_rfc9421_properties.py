@@ -3,6 +3,7 @@ parser agrees with ``http_sfv``; sign -> verify round-trips over generated reque
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from decimal import Decimal
@@ -143,10 +144,14 @@ def spaced(text: str, data: st.DataObject) -> str:
     """Sprinkle the optional whitespace RFC 8941 allows."""
     ows = data.draw(st.sampled_from(["", " ", "  ", "\t", " \t"]))
     sp = data.draw(st.sampled_from([" ", "  "]))
+    # Only between members: a comma inside a quoted string is content, not a separator.
+    parts = re.split(r'("(?:[^"\\]|\\.)*")', text)
+    body = "".join(
+        part if i % 2 else part.replace(", ", "," + ows).replace("( ", "(").replace(" ", sp, 0)
+        for i, part in enumerate(parts)
+    )
     return (
-        data.draw(st.sampled_from(["", " "]))
-        + text.replace(", ", "," + ows).replace("( ", "(").replace(" ", sp, 0)
-        + data.draw(st.sampled_from(["", " ", "\t"]))
+        data.draw(st.sampled_from(["", " "])) + body + data.draw(st.sampled_from(["", " ", "\t"]))
     )
 
 

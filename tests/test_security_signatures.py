@@ -462,6 +462,33 @@ async def test_s09_self_delete_of_known_actor_needs_its_signature(world: World) 
     assert await world.ours.storage.get_follower("l", ALICE) is not None
 
 
+async def test_s09_self_delete_evicts_the_parsed_key_from_memory(world: World) -> None:
+    # the key cache keeps verified, parsed keys in memory: no storage read per request
+    # (a key fetched just now is kept from its next use, read from storage)
+    for n in (1, 3):
+        assert (
+            await post(world, ALICE, activity("Create", ALICE, note(ALICE, n), n=n))
+        ).status == 202
+    reads = 0
+    real = world.ours.storage.get_cached
+
+    async def counting(url: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await real(url)
+
+    world.ours.storage.get_cached = counting  # type: ignore[method-assign]
+    doc = activity("Create", ALICE, note(ALICE, 2), n=2)
+    assert (await post(world, ALICE, doc)).status == 202
+    assert reads == 0
+    # once alice deletes herself, her key verifies nothing more: neither in memory
+    assert (await post(world, ALICE, activity("Delete", ALICE, ALICE))).status == 202
+    assert ALICE + "#main-key" not in world.ours.keys._memory
+    before = reads
+    await world.ours.keys.key(ALICE + "#main-key")
+    assert reads == before + 1  # read again (here: refetched, the test network still serves her)
+
+
 # -- S-10 time window ------------------------------------------------------------------------------
 
 

@@ -25,9 +25,13 @@ B = "https://remote.example/users/bob"
 SHARED = "https://remote.example/inbox"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-unbatched"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    s: Storage = MemoryStorage() if request.param == "memory" else SqliteStorage(tmp_path / "t.db")
+    s: Storage = (
+        MemoryStorage()
+        if request.param == "memory"
+        else SqliteStorage(tmp_path / "t.db", group_commit=request.param == "sqlite")
+    )
     await s.open()
     await s.open()  # idempotent
     yield s

@@ -133,9 +133,10 @@ async def test_lone_surrogate_in_key_is_a_storage_error(tmp_path: Path) -> None:
         assert await storage.mark_seen("s", "https://r/ok", at=1.0)  # still usable
 
 
-async def test_mark_seen_race_across_instances(tmp_path: Path) -> None:
+@pytest.mark.parametrize("share", [True, False], ids=["shared", "own-connections"])
+async def test_mark_seen_race_across_instances(tmp_path: Path, share: bool) -> None:
     path = tmp_path / "shared.db"
-    instances = [SqliteStorage(path) for _ in range(4)]
+    instances = [SqliteStorage(path, share=share) for _ in range(4)]
     await asyncio.gather(*(s.open() for s in instances))  # concurrent first migration
     try:
         for n in range(10):

@@ -3,7 +3,13 @@
 Only an object's author may Update or Delete it (S-19, S-21); only an
 activity's actor may Undo it (S-22); only the followed actor may Accept or
 Reject our Follow (S-19); nobody remote may Create, Update or Delete objects
-on our host (S-20). Failures raise :class:`UnauthorizedActivityError` (403).
+on our host (S-20). Failures raise :class:`UnauthorizedActivityError`.
+
+:func:`authorize_early` holds the rules that need no storage: the inbox
+runs them before it answers, and refuses with 403. :func:`authorize` holds
+them all (again, on the object as refetched) plus those that read storage
+(the stored object's author, tombstones, the Follow an Accept answers); the
+inbox worker runs it before bookkeeping and handlers, and drops what fails.
 """
 
 from __future__ import annotations
@@ -18,10 +24,19 @@ from activitypub.urls import same_origin
 if TYPE_CHECKING:
     from activitypub.federation.federation import Federation
 
-__all__ = ["answered_following", "authorize"]
+__all__ = ["answered_following", "authorize", "authorize_early"]
+
+
+def authorize_early(fed: Federation, activity: vocab.Activity, actor: str) -> None:
+    """The rules that need no storage (and no fetch)."""
+    if isinstance(activity, vocab.Create | vocab.Update | vocab.Delete):
+        _own_object_early(fed, activity, actor)
+    elif isinstance(activity, vocab.Undo):
+        _own_undo(activity, actor)
 
 
 async def authorize(fed: Federation, activity: vocab.Activity, actor: str) -> None:
+    """Every rule: :func:`authorize_early`'s and those that read storage."""
     if isinstance(activity, vocab.Create | vocab.Update | vocab.Delete):
         await _own_object(fed, activity, actor)
     elif isinstance(activity, vocab.Undo):
@@ -30,9 +45,10 @@ async def authorize(fed: Federation, activity: vocab.Activity, actor: str) -> No
         await _followed_answers(fed, activity, actor)
 
 
-async def _own_object(
+def _own_object_early(
     fed: Federation, activity: vocab.Create | vocab.Update | vocab.Delete, actor: str
-) -> None:
+) -> str | None:
+    """The object's id when the storage still has a say, None when the actor acts on itself."""
     obj = activity.object
     target = vocab.id_of(obj)
     if target is None:
@@ -42,11 +58,20 @@ async def _own_object(
     if not same_origin(target, actor):
         raise UnauthorizedActivityError(f"{actor} may not {activity.type} {target}")
     if target == actor:
-        return  # the actor updating or deleting itself
+        return None  # the actor updating or deleting itself
     if isinstance(obj, vocab.Node):
         authors = vocab.ids_of(getattr(obj, "attributed_to", None))
         if authors and actor not in authors:
             raise UnauthorizedActivityError(f"{target} is attributed to someone else")
+    return target
+
+
+async def _own_object(
+    fed: Federation, activity: vocab.Create | vocab.Update | vocab.Delete, actor: str
+) -> None:
+    target = _own_object_early(fed, activity, actor)
+    if target is None:
+        return
     stored = await fed.storage.get_object(target)
     if stored is not None and stored.attributed_to not in (None, actor):
         raise UnauthorizedActivityError(f"{target} belongs to {stored.attributed_to}")

@@ -123,6 +123,7 @@ async def _delete(fed: Federation, delete: vocab.Delete) -> None:
         return
     if target == actor:
         await fed.storage.remove_remote_actor(target)
+        fed.keys.evict(target)  # its parsed keys too: they verify nothing more
         return
     if await fed.storage.get_object(target) is None:
         # Remember the tombstone: a Create arriving after its Delete is refused (S-21).

@@ -1,20 +1,32 @@
 """Receiving: the inbox pipeline, one step per function, in the order they run.
 
-size → content type → JSON (and its depth) → digest → signature → JSON-LD
-reading → key owner is the actor → blocks (actor, object) → foreign embedded
-objects refetched → authorisation → dedup → queue (or inline) → 202. Each
-step raises its own error class; :func:`receive` maps classes to status
-codes, so nothing stored changes (not even the dedup record) before every
-check passed. From the JSON-LD reading on, every decision uses what the
-document means, never its raw keys.
+Before the 202 (:func:`receive`), only what needs no stored state beyond
+the key cache and blocks: size → content type → JSON (and its depth) →
+digest → signature → JSON-LD reading → key owner is the actor → blocks
+(actor, object, both in memory-cheap reads) → the authorisation rules that
+need no storage (:func:`~activitypub.federation.authorize.authorize_early`)
+→ dedup → durable enqueue of the verified document (or inline processing)
+→ 202. Each step raises its own error class; :func:`receive` maps classes
+to status codes, so nothing stored changes (not even the dedup record)
+before every one of these checks passed.
+
+Then :func:`process` (the inbox worker, or inline): foreign embedded
+objects refetched → blocks again (the fetched object names its real author)
+→ the full authorisation, with the stored object's author, tombstones and
+the Follow an Accept answers → bookkeeping → handlers. An activity refused
+there is dropped and logged: the sender already has its 202 (as Mastodon
+does), nothing is stored and no handler runs. From the JSON-LD reading on,
+every decision uses what the document means, never its raw keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from activitypub import vocab
@@ -29,7 +41,7 @@ from activitypub.errors import (
     UnauthorizedActivityError,
     UnsupportedMediaTypeError,
 )
-from activitypub.federation.authorize import authorize
+from activitypub.federation.authorize import authorize, authorize_early
 from activitypub.federation.context import InboxContext
 from activitypub.federation.forwarded import verify_forwarded
 from activitypub.federation.http import Request, Response
@@ -73,19 +85,18 @@ async def _receive(fed: Federation, request: Request, recipient: str | None) -> 
         return  # S-09: nothing to delete, nothing to fetch (Mastodon answers 202 too)
     signed = await verify_http_signature(fed, request)
     # Everything from here on reads the JSON-LD meaning, never the raw keys (S-23).
-    activity = await read_activity_beside_loop(data)
+    document = await normalize_beside_loop(data)
+    activity = read_activity(document)
     actor = await check_actor(fed, signed, data, activity)
-    await check_blocks(fed, actor, recipient)
-    await check_object_blocks(fed, activity, recipient)
-    activity = await refetch_foreign_objects(fed, activity, actor)
-    await check_object_blocks(fed, activity, recipient)
-    await authorize(fed, activity, actor)
+    await check_blocks(fed, activity, actor, recipient)
+    authorize_early(fed, activity, actor)
     # Only an activity that passed every check is remembered: a refused one
     # leaves no trace, and its retry is judged afresh.
     scope = recipient or "shared"
     if not await fed.storage.mark_seen(scope, activity.id or "", at=time.time()):
         return  # a duplicate: already accepted once, handlers ran (or will) once
-    payload = {"activity": activity.to_json(), "recipient": recipient, "signer": actor}
+    # The document as read (the verified body itself unless it needed compaction).
+    payload = {"activity": document, "recipient": recipient, "signer": actor}
     if fed.inline:
         await process(fed, payload)
     else:
@@ -126,15 +137,18 @@ def parse_json(body: bytes, max_depth: int = 64) -> dict[str, Any]:
 
 def check_depth(data: Any, max_depth: int) -> None:
     """Refuse JSON nested deeper than ``max_depth`` before anything recurses into it (S-31)."""
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        node, depth = stack.pop()
+    level: list[Any] = [data]
+    depth = 0
+    while level:
         if depth > max_depth:
             raise ParseError(f"JSON nested more than {max_depth} deep")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+        deeper: list[Any] = []
+        for node in level:
+            for value in node.values() if isinstance(node, dict) else node:
+                if isinstance(value, dict | list):
+                    deeper.append(value)
+        level = deeper
+        depth += 1
 
 
 def check_digest(request: Request) -> None:
@@ -172,25 +186,23 @@ async def check_actor(
     return actor
 
 
-async def check_blocks(fed: Federation, actor: str, recipient: str | None) -> None:
-    if await fed.storage.is_domain_blocked(origin(actor).host):
-        raise ForbiddenError("domain blocked")
-    if recipient is not None and await fed.storage.is_blocked(recipient, actor):
-        raise ForbiddenError("actor blocked")
-
-
-async def check_object_blocks(
-    fed: Federation, activity: vocab.Activity, recipient: str | None
+async def check_blocks(
+    fed: Federation, activity: vocab.Activity, actor: str, recipient: str | None
 ) -> None:
-    """An activity about a blocked host's or author's object is refused as well (S-18).
+    """The actor's domain or the actor itself blocked, or an activity about a
+    blocked host's or author's object (S-18): refused.
 
-    Checked before the object is fetched (no request to a blocked host) and
-    again after (the fetched object names its real author).
+    Run before the object is fetched (no request to a blocked host) and, in
+    :func:`process`, again after (the fetched object names its real author).
+    Each distinct host is asked about once.
     """
     obj = activity.object
     authors = (
         vocab.ids_of(getattr(obj, "attributed_to", None)) if isinstance(obj, vocab.Node) else []
     )
+    if await domain_blocked(fed, origin(actor).host):
+        raise ForbiddenError("domain blocked")
+    checked = {origin(actor).host}
     target = vocab.id_of(obj)
     for iri in ([target] if target is not None else []) + authors:
         if fed.is_local(iri):
@@ -199,33 +211,78 @@ async def check_object_blocks(
             host = origin(iri).host
         except ParseError:
             continue
-        if await fed.storage.is_domain_blocked(host):
+        if host in checked:
+            continue
+        checked.add(host)
+        if await domain_blocked(fed, host):
             raise ForbiddenError("the object's domain is blocked")
     if recipient is not None:
+        if await fed.storage.is_blocked(recipient, actor):
+            raise ForbiddenError("actor blocked")
         for author in authors:
-            if await fed.storage.is_blocked(recipient, author):
+            if author != actor and await fed.storage.is_blocked(recipient, author):
                 raise ForbiddenError("the object's author is blocked")
 
 
-async def read_activity_beside_loop(data: dict[str, Any]) -> vocab.Activity:
-    """:func:`read_activity`, in a worker thread when the JSON-LD must be compacted.
+# storage -> host -> the read in flight
+_BLOCK_READS: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Future[bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def domain_blocked(fed: Federation, host: str) -> bool:
+    """``fed.storage.is_domain_blocked(host)``, one read for concurrent requests.
+
+    Under load many requests from one host ask at once; they share the read
+    in flight. A read that has finished is never reused, so a block set
+    (and awaited) before a request started is always seen by it: nothing is
+    cached, only concurrent questions are answered together.
+    """
+    storage = fed.storage
+    try:
+        pending = _BLOCK_READS.get(storage)
+        if pending is None:
+            pending = _BLOCK_READS[storage] = {}
+    except TypeError:  # a storage that cannot be a weak dictionary key: no sharing
+        return await storage.is_domain_blocked(host)
+    read = pending.get(host)
+    if read is None or read.done():
+        read = pending[host] = asyncio.ensure_future(storage.is_domain_blocked(host))
+        read.add_done_callback(lambda done: _forget_read(pending, host, done))
+    return await asyncio.shield(read)
+
+
+def _forget_read(pending: dict[str, asyncio.Future[bool]], host: str, read: Any) -> None:
+    if pending.get(host) is read:
+        del pending[host]
+
+
+async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` itself when its keys read as their JSON-LD meaning, else its
+    compaction, in a worker thread.
 
     Compaction is CPU-bound and grows with the document: an authenticated
     sender must not be able to stall the event loop with it (S-25).
     """
-    if needs_compaction(data):
-        return await asyncio.to_thread(read_activity, data)
-    return read_activity(data)
-
-
-def read_activity(data: dict[str, Any]) -> vocab.Activity:
-    """Read through JSON-LD when the context is unusual (S-23), else straight from JSON."""
+    if not needs_compaction(data):
+        return data
     try:
-        node = vocab.parse(normalize(data))
+        normalized = await asyncio.to_thread(normalize, data)
+    except ActivityPubError as exc:
+        raise ParseError(f"not a readable activity: {exc}") from exc
+    if not isinstance(normalized, dict):
+        raise ParseError("not a readable activity")
+    return normalized
+
+
+def read_activity(document: dict[str, Any]) -> vocab.Activity:
+    """The activity a normalised document (:func:`normalize_beside_loop`) holds."""
+    try:
+        node = vocab.parse(document)
     except ActivityPubError as exc:
         raise ParseError(f"not a readable activity: {exc}") from exc
     if not isinstance(node, vocab.Activity):
-        raise ParseError(f"{data.get('type')!r} is not an activity")
+        raise ParseError(f"{document.get('type')!r} is not an activity")
     return node
 
 
@@ -246,8 +303,6 @@ async def refetch_foreign_objects(
     except ActivityPubError as exc:
         log.info("dropping embedded %s from %s: refetch failed: %s", obj.id, actor, exc)
         fetched = obj.id
-    import dataclasses
-
     return dataclasses.replace(activity, object=fetched)
 
 
@@ -262,12 +317,26 @@ def _attributed_here(obj: vocab.Node, actor: str) -> bool:
 
 
 async def process(fed: Federation, payload: dict[str, Any]) -> None:
-    """Run bookkeeping, then the application's handlers, for one accepted activity."""
+    """Judge one accepted activity with what storage knows, then run bookkeeping
+    and the application's handlers; an activity refused here is dropped (logged)."""
     from activitypub.federation.bookkeeping import apply
 
-    activity = vocab.parse(payload["activity"])
-    assert isinstance(activity, vocab.Activity)
-    ctx = InboxContext(fed, payload.get("recipient"), payload["signer"], activity.id, log)
+    activity = read_activity(payload["activity"])
+    recipient: str | None = payload.get("recipient")
+    actor: str = payload["signer"]
+    try:
+        if vocab.id_of(activity.actor) != actor:  # checked on accepting; and again, cheaply
+            raise UnauthorizedActivityError(f"the activity's actor is not {actor}")
+        refetched = await refetch_foreign_objects(fed, activity, actor)
+        if refetched is not activity:
+            # blocks were checked on accepting; the fetched object may name another author
+            activity = refetched
+            await check_blocks(fed, activity, actor, recipient)
+        await authorize(fed, activity, actor)
+    except (ForbiddenError, UnauthorizedActivityError) as exc:
+        log.info("inbox: dropped %s from %s: %s", activity.id, actor, exc)
+        return
+    ctx = InboxContext(fed, recipient, actor, activity.id, log)
     try:
         await apply(fed, ctx, activity)
     except UnauthorizedActivityError as exc:

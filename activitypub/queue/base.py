@@ -47,8 +47,23 @@ class Queue(Protocol):
     ) -> Task | None:
         """Take the oldest due task (``not_before <= now``) not leased by a live worker."""
 
+    async def claim_many(
+        self,
+        kinds: Sequence[str] | None = None,
+        *,
+        worker: str,
+        lease: float,
+        now: float,
+        limit: int,
+    ) -> list[Task]:
+        """Up to ``limit`` tasks as ``limit`` calls of :meth:`claim` would take
+        them, oldest due first, in one step."""
+
     async def ack(self, task_id: str) -> None:
         """Done: remove it."""
+
+    async def ack_many(self, task_ids: Sequence[str]) -> None:
+        """:meth:`ack` each of them, in one step."""
 
     async def retry(self, task_id: str, *, not_before: float, error: str) -> None:
         """Release it to run again at ``not_before``."""

@@ -94,6 +94,27 @@ class MemoryQueue:
         entry.run_at = now + lease
         return task
 
+    async def claim_many(
+        self,
+        kinds: Sequence[str] | None = None,
+        *,
+        worker: str,
+        lease: float,
+        now: float,
+        limit: int,
+    ) -> list[Task]:
+        tasks: list[Task] = []
+        while len(tasks) < limit:
+            task = await self.claim(kinds, worker=worker, lease=lease, now=now)
+            if task is None:
+                break
+            tasks.append(task)
+        return tasks
+
+    async def ack_many(self, task_ids: Sequence[str]) -> None:
+        for task_id in task_ids:
+            await self.ack(task_id)
+
     async def ack(self, task_id: str) -> None:
         entry = self._tasks.pop(task_id, None)
         if entry is not None and entry.key is not None:

@@ -3,6 +3,9 @@
 A claim is one ``UPDATE ... WHERE seq = (SELECT ...) RETURNING`` inside
 ``BEGIN IMMEDIATE``: the write lock is held from before the choice until
 the lease is recorded, so two connections never take the same live task.
+Every write is group committed (see ``activitypub.storage._database``): the
+claims, acks and enqueues of concurrent callers share one transaction, each
+in its own savepoint, which keeps that guarantee.
 A leased row's ``run_at`` is its lease's end; once that passes, the same
 claim query picks it up again, which is how a dead worker's task comes back.
 """
@@ -14,10 +17,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from activitypub.queue.base import Task
-from activitypub.storage._database import Database, dump_json, load_json, write
+from activitypub.storage._database import Database, HasDatabase, dump_json, load_json
 
 __all__ = ["SqliteQueue"]
 
@@ -25,11 +28,30 @@ __all__ = ["SqliteQueue"]
 class SqliteQueue:
     """:class:`~activitypub.queue.Queue` in the SQLite file at ``path``.
 
-    May share its file with :class:`~activitypub.storage.SqliteStorage`.
+    May share its file with :class:`~activitypub.storage.SqliteStorage`; on
+    one event loop they then share one connection (``share=False``: a
+    connection of its own). ``":memory:"`` is private: :meth:`beside` puts a
+    queue on a storage's connection, in-memory ones too. ``group_commit=False``
+    gives every write its own transaction.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        self._db = Database(path, timeout=timeout)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        share: bool = True,
+        group_commit: bool = True,
+    ) -> None:
+        self._db = Database(path, timeout=timeout, share=share, group_commit=group_commit)
+
+    @classmethod
+    def beside(cls, other: HasDatabase) -> SqliteQueue:
+        """A queue on ``other``'s connection (a :class:`SqliteStorage` or
+        queue), even an in-memory one; open and close it as usual."""
+        queue = cls.__new__(cls)
+        queue._db = Database.beside(other._db)
+        return queue
 
     @property
     def path(self) -> str:
@@ -62,63 +84,86 @@ class SqliteQueue:
         body = dump_json(payload)
 
         def insert(conn: sqlite3.Connection) -> str:
-            with write(conn):
-                inserted = conn.execute(
-                    "INSERT INTO tasks (id, kind, payload, key, state, not_before, run_at,"
-                    " attempts) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0)"
-                    " ON CONFLICT (key) DO NOTHING",
-                    (new_id, kind, body, key, not_before, not_before),
-                ).rowcount
-                if inserted:
-                    return new_id
-                row = conn.execute("SELECT id FROM tasks WHERE key = ?", (key,)).fetchone()
-                return str(row[0])
+            inserted = conn.execute(
+                "INSERT INTO tasks (id, kind, payload, key, state, not_before, run_at,"
+                " attempts) VALUES (?, ?, ?, ?, 'queued', ?, ?, 0)"
+                " ON CONFLICT (key) DO NOTHING",
+                (new_id, kind, body, key, not_before, not_before),
+            ).rowcount
+            if inserted:
+                return new_id
+            row = conn.execute("SELECT id FROM tasks WHERE key = ?", (key,)).fetchone()
+            return str(row[0])
 
-        return await self._db.run(insert)
+        return await self._db.write(insert)
 
     async def claim(
         self, kinds: Sequence[str] | None = None, *, worker: str, lease: float, now: float
     ) -> Task | None:
         if kinds is not None and not kinds:
             return None
-        params: list[object]
-        where, params = "run_at <= ?", [worker, now + lease, now]
-        if kinds is not None:
-            where += f" AND kind IN ({', '.join('?' * len(kinds))})"
-            params.extend(kinds)
+        where, params = _due(kinds, now)
         sql = (
             "UPDATE tasks SET state = 'leased', worker = ?, run_at = ?, attempts = attempts + 1"
             f" WHERE seq = (SELECT seq FROM tasks WHERE {where} ORDER BY run_at, seq LIMIT 1)"
             " RETURNING id, kind, payload, attempts, not_before"
         )
+        args = (worker, now + lease, *params)
 
         def take(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
-            with write(conn):
-                row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
-                return row
+            row: tuple[Any, ...] | None = conn.execute(sql, args).fetchone()
+            return row
 
-        row = await self._db.run(take)
-        if row is None:
-            return None
-        task_id, kind, payload, attempts, not_before = row
-        # RETURNING shows the row after the update; Task.attempts counts earlier claims.
-        return Task(task_id, kind, load_json(payload), attempts - 1, not_before)
+        row = await self._db.write(take)
+        return None if row is None else _task(row)
+
+    async def claim_many(
+        self,
+        kinds: Sequence[str] | None = None,
+        *,
+        worker: str,
+        lease: float,
+        now: float,
+        limit: int,
+    ) -> list[Task]:
+        if (kinds is not None and not kinds) or limit <= 0:
+            return []
+        where, params = _due(kinds, now)
+        pick = f"SELECT seq FROM tasks WHERE {where} ORDER BY run_at, seq LIMIT ?"
+        sql = (
+            "UPDATE tasks SET state = 'leased', worker = ?, run_at = ?, attempts = attempts + 1"
+            f" WHERE seq IN ({pick}) RETURNING seq, id, kind, payload, attempts, not_before"
+        )
+
+        def take(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            # The same choice twice under one write lock: once for the order
+            # (RETURNING has none, and shows run_at already changed), once to lease.
+            order = {seq: n for n, (seq,) in enumerate(conn.execute(pick, (*params, limit)))}
+            rows = conn.execute(sql, (worker, now + lease, *params, limit)).fetchall()
+            return sorted(rows, key=lambda r: order[r[0]])
+
+        return [_task(row[1:]) for row in await self._db.write(take)]
 
     async def ack(self, task_id: str) -> None:
-        await self._db.run(lambda c: c.execute("DELETE FROM tasks WHERE id = ?", (task_id,)))
+        await self._db.write(lambda c: c.execute("DELETE FROM tasks WHERE id = ?", (task_id,)))
+
+    async def ack_many(self, task_ids: Sequence[str]) -> None:
+        ids = [(task_id,) for task_id in task_ids]
+        if ids:
+            await self._db.write(lambda c: c.executemany("DELETE FROM tasks WHERE id = ?", ids))
 
     async def retry(self, task_id: str, *, not_before: float, error: str) -> None:
         sql = (
             "UPDATE tasks SET state = 'queued', not_before = ?, run_at = ?, worker = NULL,"
             " error = ? WHERE id = ?"
         )
-        await self._db.run(lambda c: c.execute(sql, (not_before, not_before, error, task_id)))
+        await self._db.write(lambda c: c.execute(sql, (not_before, not_before, error, task_id)))
 
     async def fail(self, task_id: str, *, error: str) -> None:
         sql = (
             "UPDATE tasks SET state = 'dead', run_at = NULL, worker = NULL, error = ? WHERE id = ?"
         )
-        await self._db.run(lambda c: c.execute(sql, (error, task_id)))
+        await self._db.write(lambda c: c.execute(sql, (error, task_id)))
 
     async def pending(self, kind: str | None = None) -> int:
         params: tuple[str, ...] = ()
@@ -130,3 +175,18 @@ class SqliteQueue:
             )
         row = await self._db.run(lambda c: c.execute(sql, params).fetchone())
         return int(row[0])
+
+
+def _due(kinds: Sequence[str] | None, now: float) -> tuple[str, list[object]]:
+    """The WHERE clause of tasks claimable at ``now``, and its parameters."""
+    where, params = "run_at <= ?", [cast(object, now)]
+    if kinds is not None:
+        where += f" AND kind IN ({', '.join('?' * len(kinds))})"
+        params.extend(kinds)
+    return where, params
+
+
+def _task(row: tuple[Any, ...]) -> Task:
+    task_id, kind, payload, attempts, not_before = row
+    # RETURNING shows the row after the update; Task.attempts counts earlier claims.
+    return Task(task_id, kind, load_json(payload), attempts - 1, not_before)

@@ -1,9 +1,11 @@
 """Storage in one SQLite file: the default, zero set-up and durable.
 
 Every call is one function run in the database thread (see ``_database``),
-so a multi-statement change is one transaction. Several instances and
-processes may share the file: WAL lets readers run beside the one writer and
-``busy_timeout`` makes writers queue rather than fail.
+so a multi-statement change is one transaction; concurrent writes share a
+transaction (group commit), each still all-or-nothing. Instances on one event
+loop share the file's connection; other processes may share the file too:
+WAL lets readers run beside the one writer and ``busy_timeout`` makes writers
+queue rather than fail.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from activitypub.storage._database import Database, dump_json, load_json, write
+from activitypub.storage._database import Database, HasDatabase, dump_json, load_json
 from activitypub.storage._shared import domain_and_parents, normalise_host, tombstone
 from activitypub.storage.base import (
     CachedDocument,
@@ -61,10 +63,30 @@ class SqliteStorage:
     ``async with SqliteStorage("instance.db") as storage:`` opens (creating or
     migrating the schema) and closes it. ``timeout`` is how long a writer
     waits for another connection's lock before :class:`StorageError`.
+
+    Storages and queues of the same file on one event loop share one
+    connection (``share=False``: a connection of its own); ``":memory:"`` is
+    private, :meth:`beside` joins a queue's or another storage's connection.
+    ``group_commit=False`` gives every write its own transaction.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
-        self._db = Database(path, timeout=timeout)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        share: bool = True,
+        group_commit: bool = True,
+    ) -> None:
+        self._db = Database(path, timeout=timeout, share=share, group_commit=group_commit)
+
+    @classmethod
+    def beside(cls, other: HasDatabase) -> SqliteStorage:
+        """A storage on ``other``'s connection (a :class:`SqliteQueue` or
+        storage), even an in-memory one; open and close it as usual."""
+        storage = cls.__new__(cls)
+        storage._db = Database.beside(other._db)
+        return storage
 
     @property
     def path(self) -> str:
@@ -86,8 +108,8 @@ class SqliteStorage:
         await self.close()
 
     async def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
-        """Run one write statement; how many rows it changed."""
-        return await self._db.run(lambda c: c.execute(sql, params).rowcount)
+        """Run one write statement (group committed); how many rows it changed."""
+        return await self._db.write(lambda c: c.execute(sql, params).rowcount)
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = await self._db.run(
@@ -235,17 +257,16 @@ class SqliteStorage:
 
     async def remove_remote_actor(self, actor_id: str) -> int:
         def forget(conn: sqlite3.Connection) -> int:
-            with write(conn):
-                n = conn.execute("DELETE FROM followers WHERE actor_id = ?", (actor_id,)).rowcount
-                n += conn.execute("DELETE FROM following WHERE actor_id = ?", (actor_id,)).rowcount
-                # the document and its fragments (``#main-key``), as an index range
-                n += conn.execute(
-                    "DELETE FROM cache WHERE url = ? OR (url >= ? AND url < ?)",
-                    (actor_id, actor_id + "#", actor_id + "$"),
-                ).rowcount
-                return n
+            n = conn.execute("DELETE FROM followers WHERE actor_id = ?", (actor_id,)).rowcount
+            n += conn.execute("DELETE FROM following WHERE actor_id = ?", (actor_id,)).rowcount
+            # the document and its fragments (``#main-key``), as an index range
+            n += conn.execute(
+                "DELETE FROM cache WHERE url = ? OR (url >= ? AND url < ?)",
+                (actor_id, actor_id + "#", actor_id + "$"),
+            ).rowcount
+            return n
 
-        return await self._db.run(forget)
+        return await self._db.write(forget)
 
     # -- objects --------------------------------------------------------------------
     async def put_object(self, obj: StoredObject) -> None:
@@ -269,17 +290,16 @@ class SqliteStorage:
 
     async def delete_object(self, id: str) -> bool:
         def bury(conn: sqlite3.Connection) -> bool:
-            with write(conn):
-                row = conn.execute(
-                    f"SELECT {_OBJECT} FROM objects WHERE id = ? AND deleted = 0", (id,)
-                ).fetchone()
-                if row is None:
-                    return False
-                data = dump_json(tombstone(_object(row)).data)
-                conn.execute("UPDATE objects SET data = ?, deleted = 1 WHERE id = ?", (data, id))
-                return True
+            row = conn.execute(
+                f"SELECT {_OBJECT} FROM objects WHERE id = ? AND deleted = 0", (id,)
+            ).fetchone()
+            if row is None:
+                return False
+            data = dump_json(tombstone(_object(row)).data)
+            conn.execute("UPDATE objects SET data = ?, deleted = 1 WHERE id = ?", (data, id))
+            return True
 
-        return await self._db.run(bury)
+        return await self._db.write(bury)
 
     # -- collections ----------------------------------------------------------------
     async def add_to_collection(

@@ -33,7 +33,7 @@ from bench_inbox import _activity
 
 from activitypub.federation import Federation, Request
 from activitypub.federation import inbox as pipeline
-from activitypub.federation.authorize import authorize
+from activitypub.federation.authorize import authorize, authorize_early
 from activitypub.federation.verify import verify_http_signature
 from activitypub.keys import PrivateKey
 from activitypub.signatures import cavage
@@ -125,7 +125,7 @@ async def main() -> None:
         data = await step("parse_json", lambda i: pipeline.parse_json(requests[i].body))
         await step("check_digest", lambda i: pipeline.check_digest(requests[i]))
         await step(
-            "  keys.key (cached: SQLite read, JSON, PEM)",
+            "  keys.key (cached in memory)",
             lambda i: fed.keys.key(f"{ACTOR}#main-key"),
         )
         remote = await fed.keys.key(f"{ACTOR}#main-key")
@@ -143,36 +143,38 @@ async def main() -> None:
         signed = await step(
             "verify_http_signature (both above)", lambda i: verify_http_signature(fed, requests[i])
         )
-        actors = await step("check_actor", lambda i: pipeline.check_actor(fed, signed[i], data[i]))
+        docs = await step(
+            "normalize_beside_loop (needs_compaction)",
+            lambda i: pipeline.normalize_beside_loop(data[i]),
+        )
+        acts = await step("read_activity (vocab.parse)", lambda i: pipeline.read_activity(docs[i]))
+        actors = await step(
+            "check_actor", lambda i: pipeline.check_actor(fed, signed[i], data[i], acts[i])
+        )
         await step(
             "check_blocks (domain block: SQLite read)",
-            lambda i: pipeline.check_blocks(fed, actors[i], None),
+            lambda i: pipeline.check_blocks(fed, acts[i], actors[i], None),
         )
-        acts = await step(
-            "read_activity (needs_compaction + vocab.parse)",
-            lambda i: pipeline.read_activity(data[i]),
-        )
-        acts = await step(
-            "refetch_foreign_objects (same-origin: no fetch)",
-            lambda i: pipeline.refetch_foreign_objects(fed, acts[i], actors[i]),
-        )
+        await step("authorize_early", lambda i: authorize_early(fed, acts[i], actors[i]))
         await step(
             "mark_seen (SQLite write)",
             lambda i: fed.storage.mark_seen("shared", acts[i].id or "", at=time.time()),
         )
         await step(
-            "authorize (get_object: SQLite read)",
-            lambda i: authorize(fed, acts[i], actors[i]),
-        )
-        payloads = await step(
-            "activity.to_json (payload)",
-            lambda i: {"activity": acts[i].to_json(), "recipient": None, "signer": actors[i]},
-        )
-        await step(
             "queue.enqueue (JSON dump + SQLite write)",
             lambda i: fed.queue.enqueue(
-                pipeline.INBOX_TASK, payloads[i], key=f"shared {acts[i].id}"
+                pipeline.INBOX_TASK,
+                {"activity": docs[i], "recipient": None, "signer": actors[i]},
+                key=f"shared {acts[i].id}",
             ),
+        )
+        await step(
+            "  worker: refetch_foreign_objects (same-origin: no fetch)",
+            lambda i: pipeline.refetch_foreign_objects(fed, acts[i], actors[i]),
+        )
+        await step(
+            "  worker: authorize (get_object: SQLite read)",
+            lambda i: authorize(fed, acts[i], actors[i]),
         )
         await whole("=> inbox.receive, whole (no HTTP), again")
         await fed.queue.close()

@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import web
 
@@ -31,6 +32,18 @@ async def serve(make: Callable[[str], Federation]) -> AsyncIterator[Federation]:
     finally:
         await runner.cleanup()
         sock.close()
+
+
+@asynccontextmanager
+async def our_blog(db: Path) -> AsyncIterator[Federation]:
+    """Our side of an interop test: a served Federation with one actor, ``blog``."""
+
+    def make(base_url: str) -> Federation:
+        return Federation(base_url, storage=f"sqlite:///{db}", allow_private_addresses=True)
+
+    async with serve(make) as fed:
+        await fed.create_actor("blog", name="Blog")
+        yield fed
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fedify_peer import FedifyPeer
-from loopback import eventually, serve
+from loopback import eventually, our_blog
 
 import activitypub as ap
 from activitypub.client import Signer
@@ -30,13 +30,7 @@ from seed_article import load_seed
 
 @pytest.fixture
 async def ours(tmp_path: Path) -> AsyncIterator[Federation]:
-    def make(base_url: str) -> Federation:
-        return Federation(
-            base_url, storage=f"sqlite:///{tmp_path / 'ours.db'}", allow_private_addresses=True
-        )
-
-    async with serve(make) as fed:
-        await fed.create_actor("blog", name="Blog")
+    async with our_blog(tmp_path / "ours.db") as fed:
         yield fed
 
 
