@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from activitypub.errors import SchemaVersionError, StorageError
 from activitypub.queue import SqliteQueue
 from activitypub.storage import Follower, SqliteStorage, StoredObject
+from activitypub.storage._database import _connect
 from activitypub.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -220,3 +222,28 @@ async def test_every_lookup_uses_an_index(tmp_path: Path, name: str) -> None:
     assert any("INDEX" in d or "PRIMARY KEY" in d for d in details), details
     assert not any(d.startswith("SCAN") and "INDEX" not in d for d in details), details
     assert not any("TEMP B-TREE" in d for d in details), details
+
+
+def test_concurrent_first_opens_of_a_fresh_file(tmp_path: Path) -> None:
+    # Switching a fresh file to WAL fails at once with SQLITE_BUSY, not after
+    # busy_timeout, while another connection does the same: the open retries.
+    errors: list[BaseException] = []
+
+    def open_at_once(path: Path, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            _connect(str(path), 5.0).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    for n in range(60):
+        barrier = threading.Barrier(4)
+        threads = [
+            threading.Thread(target=open_at_once, args=(tmp_path / f"{n}.db", barrier))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []

@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -281,7 +282,7 @@ def _connect(path: str, timeout: float) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         # The first real read: a file that is not a database fails here, on open.
-        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        _wal(conn, timeout)
         # In WAL mode NORMAL survives a killed process; only power loss can
         # drop the last commits.
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -291,6 +292,21 @@ def _connect(path: str, timeout: float) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch to WAL. The switch needs an exclusive lock and, unlike other
+    statements, fails at once with SQLITE_BUSY instead of waiting out
+    ``busy_timeout`` while another connection opens the same fresh file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _close_when_made(ready: Future[sqlite3.Connection]) -> None:
