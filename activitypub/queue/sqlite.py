@@ -15,17 +15,15 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 from activitypub.queue.base import Task
-from activitypub.storage._database import Database, HasDatabase, dump_json, load_json
+from activitypub.storage._database import SqliteBacked, dump_json, load_json
 
 __all__ = ["SqliteQueue"]
 
 
-class SqliteQueue:
+class SqliteQueue(SqliteBacked):
     """:class:`~activitypub.queue.Queue` in the SQLite file at ``path``.
 
     May share its file with :class:`~activitypub.storage.SqliteStorage`; on
@@ -34,43 +32,6 @@ class SqliteQueue:
     queue on a storage's connection, in-memory ones too. ``group_commit=False``
     gives every write its own transaction.
     """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        timeout: float = 5.0,
-        share: bool = True,
-        group_commit: bool = True,
-    ) -> None:
-        self._db = Database(path, timeout=timeout, share=share, group_commit=group_commit)
-
-    @classmethod
-    def beside(cls, other: HasDatabase) -> SqliteQueue:
-        """A queue on ``other``'s connection (a :class:`SqliteStorage` or
-        queue), even an in-memory one; open and close it as usual."""
-        queue = cls.__new__(cls)
-        queue._db = Database.beside(other._db)
-        return queue
-
-    @property
-    def path(self) -> str:
-        return self._db.path
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> SqliteQueue:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def enqueue(
         self,

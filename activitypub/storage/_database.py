@@ -39,12 +39,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar, cast
 
 from activitypub.errors import StorageError
 from activitypub.storage.migrations import migrate
 
-__all__ = ["Database", "HasDatabase", "dump_json", "load_json", "transaction"]
+__all__ = ["Database", "HasDatabase", "SqliteBacked", "dump_json", "load_json", "transaction"]
 
 T = TypeVar("T")
 
@@ -412,3 +413,47 @@ def load_json(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StorageError("stored JSON is not an object: the database was edited by hand?")
     return cast(dict[str, Any], data)
+
+
+class SqliteBacked:
+    """What :class:`SqliteStorage` and :class:`SqliteQueue` share: a (possibly
+    shared) :class:`Database`, its lifecycle and ``async with``."""
+
+    _db: Database
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        share: bool = True,
+        group_commit: bool = True,
+    ) -> None:
+        self._db = Database(path, timeout=timeout, share=share, group_commit=group_commit)
+
+    @classmethod
+    def beside(cls, other: HasDatabase) -> Self:
+        """One on ``other``'s connection (a storage or a queue), even an
+        in-memory one; open and close it as usual."""
+        made = cls.__new__(cls)
+        made._db = Database.beside(other._db)
+        return made
+
+    @property
+    def path(self) -> str:
+        return self._db.path
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

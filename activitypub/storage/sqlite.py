@@ -11,11 +11,9 @@ queue rather than fail.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from activitypub.storage._database import Database, HasDatabase, dump_json, load_json
+from activitypub.storage._database import SqliteBacked, dump_json, load_json
 from activitypub.storage._shared import domain_and_parents, normalise_host, tombstone
 from activitypub.storage.base import (
     CachedDocument,
@@ -57,7 +55,7 @@ _PUT_OBJECT = _upsert("objects", _OBJECT, "id")
 _PUT_CACHED = _upsert("cache", "url, data, fetched_at, expires_at, error", "url")
 
 
-class SqliteStorage:
+class SqliteStorage(SqliteBacked):
     """:class:`~activitypub.storage.Storage` in the SQLite file at ``path``.
 
     ``async with SqliteStorage("instance.db") as storage:`` opens (creating or
@@ -69,43 +67,6 @@ class SqliteStorage:
     private, :meth:`beside` joins a queue's or another storage's connection.
     ``group_commit=False`` gives every write its own transaction.
     """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        timeout: float = 5.0,
-        share: bool = True,
-        group_commit: bool = True,
-    ) -> None:
-        self._db = Database(path, timeout=timeout, share=share, group_commit=group_commit)
-
-    @classmethod
-    def beside(cls, other: HasDatabase) -> SqliteStorage:
-        """A storage on ``other``'s connection (a :class:`SqliteQueue` or
-        storage), even an in-memory one; open and close it as usual."""
-        storage = cls.__new__(cls)
-        storage._db = Database.beside(other._db)
-        return storage
-
-    @property
-    def path(self) -> str:
-        return self._db.path
-
-    async def open(self) -> None:
-        await self._db.open()
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    async def __aenter__(self) -> SqliteStorage:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run one write statement (group committed); how many rows it changed."""
