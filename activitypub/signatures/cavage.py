@@ -33,6 +33,7 @@ import binascii
 import calendar
 import email.utils
 import hashlib
+import hmac
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,6 +42,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
+
+from cryptography.exceptions import InvalidSignature
 
 from activitypub.errors import (
     AlgorithmMismatchError,
@@ -197,7 +200,34 @@ def _general_fields(value: str) -> dict[str, str]:
         pos = m.end()
 
 
+# Canonical headers without created/expires, up to `signature="`: the parse of
+# everything but the signature. Keyed on that text alone (never on the
+# signature); a sender repeats one or two of these.
+_HEADS: dict[str, tuple[str, CavageAlgorithm, _Plan]] = {}
+_SIGNATURE_MARK: Final = ',signature="'
+
+
 def _parse(value: str) -> _Parsed:
+    if (
+        value.__class__ is str
+        and value[-1:] == '"'
+        and len(value) <= MAX_SIGNATURE_HEADER_LENGTH
+    ):
+        end = value.rfind(_SIGNATURE_MARK)
+        head = _HEADS.get(value[:end]) if end > 0 else None
+        if head is not None:
+            encoded = value[end + 12 : -1]
+            if encoded and '"' not in encoded:
+                try:
+                    signature = _a2b_base64(encoded, strict_mode=True)
+                except (binascii.Error, ValueError):
+                    raise _malformed("signature is not base64") from None
+                if signature:
+                    return head[0], head[1], head[2], signature, None, None, None
+    return _parse_slow(value)
+
+
+def _parse_slow(value: str) -> _Parsed:
     if not isinstance(value, str):
         raise _malformed("not a string")
     if len(value) > MAX_SIGNATURE_HEADER_LENGTH:
@@ -209,6 +239,7 @@ def _parse(value: str) -> _Parsed:
         encoded = value[m.end() : -1]
         if '"' in encoded:
             encoded = None
+    canonical = encoded is not None
     if encoded is not None:  # what Mastodon, Lemmy, Misskey and we send
         assert m is not None
         key_id, declared, created_text, expires_text, listed = m.groups()
@@ -258,6 +289,16 @@ def _parse(value: str) -> _Parsed:
             raise _malformed("(created) is signed but there is no created parameter")
         if plan.expires and expires is None:
             raise _malformed("(expires) is signed but there is no expires parameter")
+    if (
+        canonical
+        and m is not None
+        and created_text is None
+        and expires_text is None
+        and m.end() < 1024
+        and len(_HEADS) < 1024
+    ):
+        # Canonical: `head` then `,signature="<encoded>"` is all of `value`.
+        _HEADS[value[: m.end() - 12]] = (key_id, algorithm, plan)
     return key_id, algorithm, plan, signature, created, expires, expires_text
 
 
@@ -659,7 +700,7 @@ def _build(
     plan: _Plan,
     method: str,
     target: str,
-    get: Callable[[str], Any],
+    get: Callable[[str], Any] | None,
     created: int | None,
     expires: str | None,
     fallback_host: str | None = None,
@@ -667,7 +708,8 @@ def _build(
     headers: Any = None,
 ) -> bytes:
     """The signing string of ``plan``: ``shape`` and ``headers`` (the plain dict
-    ``get`` reads) allow the f-string builder, else the template."""
+    ``get`` reads) allow the f-string builder, else the template. ``get`` may be
+    ``None`` when ``shape`` is given: it is then made from ``headers``."""
     text: str | None = None
     if shape is not None:
         builder = shape.builders.get(plan, _no_builder)
@@ -681,6 +723,8 @@ def _build(
             except TypeError:  # a value that is not a str: the general way cleans it
                 text = None
     if text is None:
+        if get is None:
+            get = _lookup(headers)[0]
         template = plan.template
         if template is None:
             return _build_lines(plan.names, method, target, get, created, expires, fallback_host)
@@ -836,63 +880,85 @@ def sign_request(
     ``expires_in`` seconds adds ``expires`` and ``(expires)``. Both need
     ``algorithm="hs2019"``: the draft forbids them with rsa-sha256.
     """
-    if algorithm not in CAVAGE_ALGORITHMS:
-        raise UnknownSignatureAlgorithmError(f"unsupported signature algorithm {algorithm!r}")
     key_algorithm = _KEY_ALGORITHM.get((algorithm, key.type))
     if key_algorithm is None:
-        key_algorithm = _key_algorithm(algorithm, key.type)  # raises the right error
+        # The right error: UnknownSignatureAlgorithmError for an algorithm not
+        # in CAVAGE_ALGORITHMS, else the mismatch with the key.
+        key_algorithm = _key_algorithm(algorithm, key.type)
     host, target = _url_parts(url)
-    get = _lookup(headers)[0]
     moment = time.time() if now is None else _timestamp(now)
     if body is None and method.upper() in _BODY_METHODS:
         body = b""
 
+    get: Callable[[str], Any] | None = None
+    shape: _Shape | None = None
+    if type(headers) is dict:
+        shape = _SHAPES.get(tuple(headers), _NOT_SEEN)
+        if shape is _NOT_SEEN:
+            shape = _dict_shape(headers)
+    if shape is not None:  # a plain dict: read it through its shape, no getter
+        index = shape.index
+        name = index.get("date")
+        date = None if name is None else headers[name]  # type: ignore[index]
+        name = index.get("host")
+        given_host = None if name is None else headers[name]  # type: ignore[index]
+        name = index.get("digest") if body is not None else None
+        digest = None if name is None else headers[name]  # type: ignore[index]
+    else:
+        get = _header_getter(headers)
+        date = get("date")
+        given_host = get("host")
+        digest = None if body is None else get("digest")
+
+    # Values we make are clean; given ones are stripped as _build would.
     added: dict[str, str] = {}
-    values: dict[str, str] = {}
-    date = get("date")
     if date is None:
-        date = added["Date"] = _format_http_date(int(moment))
-    elif date.__class__ is not str:
-        date = _clean(date)
-    values["date"] = date
-    given_host = get("host")
+        seconds = int(moment)
+        last = _last_date
+        date = added["Date"] = last[1] if last[0] == seconds else _format_http_date(seconds)
+    else:
+        date = (date if date.__class__ is str else _clean(date)).strip()
     if given_host is None:
-        added["Host"] = host
-    elif given_host.__class__ is not str:
-        given_host = _clean(given_host)
-    values["host"] = given_host or host
+        host_value = added["Host"] = host
+    else:
+        if given_host.__class__ is not str:
+            given_host = _clean(given_host)
+        host_value = given_host.strip() if given_host else host
     if body is not None:
-        digest = get("digest")
         if digest is None:
-            digest = added["Digest"] = "SHA-256=" + _b64(_sha256(body).digest())
+            digest = added["Digest"] = (
+                "SHA-256=" + _b2a_base64(_sha256(body).digest(), newline=False).decode("ascii")
+            )
         else:
             if digest.__class__ is not str:
                 digest = _clean(digest)
             verify_digest(digest, body)
-        values["digest"] = digest
+            digest = digest.strip()
 
     created_at: int | None = None
     expires_at: int | None = None
     lookup: Callable[[str], Any]
     if headers_to_sign is None and created is False and expires_in is None:
-        # Mastodon's coverage, `(request-target) host date [digest]`: every
-        # covered header is in ``values``; the f-string is what _build makes.
-        text = (
-            f"(request-target): {method.lower()} {target}\n"
-            f"host: {values['host'].strip()}\ndate: {date.strip()}"
-        )
+        # Mastodon's coverage, `(request-target) host date [digest]`: the
+        # f-string is what _build makes.
         if body is not None:
-            text = f"{text}\ndigest: {values['digest'].strip()}"
+            text = (
+                f"(request-target): {method.lower()} {target}\n"
+                f"host: {host_value}\ndate: {date}\ndigest: {digest}"
+            )
             plan = _SIGN_PLAN_BODY
         else:
+            text = f"(request-target): {method.lower()} {target}\nhost: {host_value}\ndate: {date}"
             plan = _SIGN_PLAN
         if text.count("\n") != plan.newlines or "\r" in text:
             raise MalformedSignatureError("a signed value contains a line break")
         try:
             data = text.encode()
         except UnicodeEncodeError:
-            data = _build(plan, method.lower(), target, values.get, None, None)
-        signature = _b64(key.sign(data, key_algorithm))
+            signed = {"host": host_value, "date": date, "digest": digest}
+            data = _build(plan, method.lower(), target, signed.get, None, None)
+        # key.sign, less one call: _KEY_ALGORITHM only gives an algorithm of the key's type.
+        signature = _b2a_base64(key._signers[key_algorithm](data), newline=False).decode("ascii")
         prefix = _signature_prefix(key_id, algorithm)
         added["Signature"] = f'{prefix}headers="{plan.text}",signature="{signature}"'
         return added
@@ -922,9 +988,12 @@ def sign_request(
             raise ValueError("created/expires need algorithm='hs2019' (draft-cavage-12 §2.1.4)")
         plan = _plan(tuple(names))
 
+        values: dict[str, str | None] = {"host": host_value, "date": date, "digest": digest}
+        getter = _header_getter(headers) if get is None else get
+
         def lookup(name: str) -> Any:
             value = values.get(name)
-            return value if value is not None else get(name)
+            return value if value is not None else getter(name)
 
     expires_text = None if expires_at is None else str(expires_at)
     data = _build(plan, method.lower(), target, lookup, created_at, expires_text)
@@ -945,6 +1014,8 @@ def _b64(data: bytes) -> str:
 
 
 _b2a_base64: Final = binascii.b2a_base64
+_a2b_base64: Final = binascii.a2b_base64
+_compare_digest: Final = hmac.compare_digest
 _sha256: Final = hashlib.sha256
 _SIGN_PLAN: Final = _plan(("(request-target)", "host", "date"))
 _SIGN_PLAN_BODY: Final = _plan(("(request-target)", "host", "date", "digest"))
@@ -1088,11 +1159,42 @@ def verify_request(
     raises a :class:`~activitypub.errors.SignatureError` subclass otherwise.
     """
     # One straight function: this is the inbox hot path (see bench/).
-    get, shape = _lookup(headers)
+    get: Callable[[str], Any] | None = None
+    shape: _Shape | None = None
+    if type(headers) is dict:
+        shape = _SHAPES.get(tuple(headers), _NOT_SEEN)
+        if shape is _NOT_SEEN:
+            shape = _dict_shape(headers)
+    if shape is not None:
+        # A plain dict: ``hget(iget(name))`` is the case-insensitive lookup
+        # (``None`` is never a key of a dict with a shape), with no getter.
+        hget: Callable[[str | None], Any] = headers.get  # type: ignore[union-attr,assignment]
+        iget = shape.index.get
+    else:
+        get = _header_getter(headers)
     if params is None:
-        key_id, algorithm, plan, signature, created_param, expires_param, expires_text = _parse(
-            _find_header(get)
-        )
+        header = None if get is not None else hget(iget("signature"))
+        if header.__class__ is not str:
+            header = _find_header(get if get is not None else _lookup(headers)[0])
+        # _parse's first case, inline: a known head, then `,signature="<base64>"`.
+        signature = b""
+        if header[-1:] == '"' and len(header) <= MAX_SIGNATURE_HEADER_LENGTH:
+            end = header.rfind(_SIGNATURE_MARK)
+            head = _HEADS.get(header[:end]) if end > 0 else None
+            if head is not None:
+                encoded = header[end + 12 : -1]
+                if encoded and '"' not in encoded:
+                    try:
+                        signature = _a2b_base64(encoded, strict_mode=True)
+                    except (binascii.Error, ValueError):
+                        raise _malformed("signature is not base64") from None
+        if signature:
+            key_id, algorithm, plan = head  # type: ignore[misc]
+            created_param = expires_param = expires_text = None
+        else:
+            key_id, algorithm, plan, signature, created_param, expires_param, expires_text = (
+                _parse(header)
+            )
     else:
         key_id, algorithm, plan = params.key_id, params.algorithm, _plan(tuple(params.headers))
         signature, created_param = params.signature, params.created
@@ -1115,7 +1217,7 @@ def verify_request(
     if created_param is not None and plan.created:
         creation = float(created_param)
     else:
-        date = get("date")
+        date = hget(iget("date")) if get is None else get("date")
         if date is None:
             creation = None
         else:
@@ -1143,24 +1245,54 @@ def verify_request(
             raise SignatureExpiredError("the signature has expired")
 
     if plan.digest:
-        digest = get("digest")
-        if digest is not None and digest.__class__ is not str:
-            digest = _clean(digest)
-        verify_digest(digest, body or b"")
+        digest = hget(iget("digest")) if get is None else get("digest")
+        if digest.__class__ is not str or not (
+            len(digest) == 52
+            and digest.isascii()
+            and _compare_digest(
+                digest,
+                "SHA-256="
+                + _b2a_base64(_sha256(body or b"").digest(), newline=False).decode("ascii"),
+            )
+        ):
+            # All but the canonical `SHA-256=<base64>` of this body (verify_digest's
+            # first case, inline): verify_digest says what is wrong, if anything.
+            if digest is not None and digest.__class__ is not str:
+                digest = _clean(digest)
+            verify_digest(digest, body or b"")
     if plan.content_digest:
-        content_digest = get("content-digest")
+        content_digest = hget(iget("content-digest")) if get is None else get("content-digest")
         if content_digest is not None and content_digest.__class__ is not str:
             content_digest = _clean(content_digest)
         verify_content_digest(content_digest, body or b"")
 
     full, bare, host = _split_target(target)
     method_lower = method.lower()
-    data = _build(plan, method_lower, full, get, created_param, expires_text, host, shape, headers)
+    # _build's f-string way, inline: the builder of this shape and plan, then the
+    # same checks; anything else (including every error) through _build itself.
+    builder = None if shape is None else shape.builders.get(plan)
+    text = None
+    if builder is not None:
+        try:
+            text = builder(method_lower, full, headers)  # type: ignore[arg-type]
+        except TypeError:
+            text = None
+    if (
+        text is not None
+        and text.count("\n") == plan.newlines
+        and "\r" not in text
+        and text.isascii()
+    ):
+        data = text.encode("ascii")
+    else:
+        data = _build(
+            plan, method_lower, full, get, created_param, expires_text, host, shape, headers
+        )
     try:
-        public_key.verify(signature, data, key_algorithm)
-    except InvalidSignatureError:
+        public_key._verifiers[key_algorithm](signature, data)
+    except InvalidSignature:
         if not (policy.query_fallback and full != bare and "(request-target)" in plan.names):
-            raise
+            raise InvalidSignatureError("signature does not verify") from None
         data = _build(
             plan, method_lower, bare, get, created_param, expires_text, host, shape, headers
         )

@@ -57,8 +57,13 @@ DIGEST_ALGORITHMS: Final[dict[str, tuple[_HashFactory, int, str]]] = {
 }
 
 
+_b2a: Final = binascii.b2a_base64
+_sha256: Final = hashlib.sha256
+_compare: Final = hmac.compare_digest
+
+
 def _b64(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
+    return _b2a(data, newline=False).decode("ascii")
 
 
 def _algorithm(name: str) -> tuple[_HashFactory, int, str]:
@@ -114,16 +119,26 @@ def verify_digest(value: str | None, body: bytes) -> str:
     """
     if value is None:
         raise MissingDigestError("no Digest header")
+    expected = _sha256(body).digest()
+    if (
+        len(value) == 52
+        and value.isascii()
+        and _compare(value, "SHA-256=" + _b2a(expected, newline=False).decode("ascii"))
+    ):
+        # What everybody sends: the canonical base64 of SHA-256(body), equal as
+        # text (hence as decoded bytes). Any other text (another spelling, a
+        # non-canonical encoding of the right digest) takes the strict path.
+        return "sha-256"
     _check_length(value, "Digest")
     if value[:8].lower() == "sha-256=" and "," not in value:
-        # What everybody sends: one SHA-256 entry. Same rules, fewer steps.
+        # One SHA-256 entry. Same rules as the general loop, fewer steps.
         try:
             claimed = binascii.a2b_base64(value[8:].strip(), strict_mode=True)
         except (binascii.Error, ValueError):
             raise MalformedDigestError("SHA-256 digest is not valid base64") from None
         if len(claimed) != 32:
             raise MalformedDigestError(f"SHA-256 digest must be 32 bytes, got {len(claimed)}")
-        if not hmac.compare_digest(claimed, hashlib.sha256(body).digest()):
+        if not hmac.compare_digest(claimed, expected):
             raise DigestMismatchError("SHA-256 digest does not match the body")
         return "sha-256"
     entries: list[tuple[str, str]] = []

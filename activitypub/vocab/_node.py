@@ -93,16 +93,24 @@ def lookup_type(name: str) -> type[Node] | None:
 
 
 def _guess(data: dict[str, Any]) -> type[Node]:
-    """The nearest generic class for an object whose type we do not know."""
-    if "actor" in data:
-        return _TYPES["Activity"] if "object" in data else _TYPES["IntransitiveActivity"]
-    if "inbox" in data:
+    """The nearest generic class for an object whose type we do not know.
+
+    A property set to null counts as absent, as it does when the object is
+    written back, so a round trip keeps the class.
+    """
+
+    def has(name: str) -> bool:
+        return data.get(name) is not None
+
+    if has("actor"):
+        return _TYPES["Activity"] if has("object") else _TYPES["IntransitiveActivity"]
+    if has("inbox"):
         return _CLASSES["Actor"]
-    if "orderedItems" in data:
+    if has("orderedItems"):
         return _TYPES["OrderedCollection"]
-    if "items" in data or "totalItems" in data:
+    if has("items") or has("totalItems"):
         return _TYPES["Collection"]
-    if "href" in data and "content" not in data:
+    if has("href") and not has("content"):
         return _TYPES["Link"]
     return _TYPES["Object"]
 
