@@ -1,7 +1,7 @@
 """A live bovine-herd server as an interop peer, with one registered user, ``bob``.
 
 bovine-herd (a full Fediverse server in Python) runs in its own virtualenv,
-``tests/interop/bovine/.venv``, made by ``bash tests/interop/bovine/setup.sh``.
+``.venv-bovine`` at the repository root, made by ``bash tests/interop/bovine/setup.sh``.
 Each peer gets a fresh working directory (fresh SQLite database: bovine caches
 remote keys and never refetches them, and a pre-seeded JSON-LD cache: nothing
 reaches the network), a free 127.0.0.1 port, ``hypercorn`` serving
@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 BOVINE_DIR = Path(__file__).resolve().parent / "bovine"
-BOVINE_VENV = BOVINE_DIR / ".venv"
+BOVINE_VENV = BOVINE_DIR.parent.parent.parent / ".venv-bovine"  # outside tests/
 BOVINE_PYTHON = BOVINE_VENV / "bin" / "python"
 BOVINE_HYPERCORN = BOVINE_VENV / "bin" / "hypercorn"
 DRIVE = BOVINE_DIR / "drive.py"

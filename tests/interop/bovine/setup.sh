@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Create tests/interop/bovine/.venv (bovine-herd and its pinned dependencies) for
+# Create .venv-bovine (at the repository root) (bovine-herd and its pinned dependencies) for
 # the bovine interop tests. Idempotent: does nothing when the venv already holds
 # exactly requirements.txt. Override the interpreter with BOVINE_SETUP_PYTHON.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.venv"
+venv="$(cd "$here/../../.." && pwd)/.venv-bovine"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
 
