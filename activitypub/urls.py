@@ -38,6 +38,13 @@ def origin(url: str) -> Origin:
     """
     if not isinstance(url, str) or len(url) > 8192:
         raise ParseError("not a URL")
+    # Only what precedes the path decides the origin: parse (and memoise) that
+    # part, so a host's many distinct ids share one entry.
+    start = url.find("://")
+    if start > 0:
+        end = url.find("/", start + 3)
+        if end > 0:
+            return _parse_origin(url[:end])
     return _parse_origin(url)
 
 

@@ -94,7 +94,7 @@ class Federation:
         open_registrations: bool = False,
         html_redirect: Callable[[str], str | None] | None = None,
     ) -> None:
-        o = origin(base_url)
+        o = self._origin = origin(base_url)
         self.base_url = str(o)
         self.host = host_of(self.base_url)
         self.paths = paths or Paths()
@@ -247,7 +247,7 @@ class Federation:
 
     def is_local(self, iri: str) -> bool:
         try:
-            return origin(iri) == origin(self.base_url)
+            return origin(iri) == self._origin
         except ActivityPubError:
             return False
 

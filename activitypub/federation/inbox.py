@@ -2,11 +2,13 @@
 
 Before the 202 (:func:`receive`), only what needs no stored state beyond
 the key cache and blocks: size → content type → JSON (and its depth) →
-digest → signature → JSON-LD reading → key owner is the actor → blocks
-(actor, object, both in memory-cheap reads) → the authorisation rules that
-need no storage (:func:`~activitypub.federation.authorize.authorize_early`)
-→ dedup → durable enqueue of the verified document (or inline processing)
-→ 202. Each step raises its own error class; :func:`receive` maps classes
+digest → signature → the activity's outline read as JSON-LD (who did
+what to which object: :func:`outline_activity`; the full reading is the
+worker's) → key owner is the actor → blocks (actor, object: read from
+memory) → the authorisation rules that need no storage
+(:func:`~activitypub.federation.authorize.authorize_early`) → dedup and
+durable enqueue of the verified document, one transaction (or inline
+processing) → 202. Each step raises its own error class; :func:`receive` maps classes
 to status codes, so nothing stored changes (not even the dedup record)
 before every one of these checks passed.
 
@@ -26,7 +28,6 @@ import dataclasses
 import json
 import logging
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from activitypub import vocab
@@ -47,7 +48,9 @@ from activitypub.federation.forwarded import verify_forwarded
 from activitypub.federation.http import Request, Response
 from activitypub.federation.verify import SignedBy, verify_http_signature
 from activitypub.jsonld import needs_compaction, normalize
+from activitypub.queue.sqlite import SqliteQueue
 from activitypub.signatures.digest import verify_body_digest
+from activitypub.storage.sqlite import SqliteStorage
 from activitypub.urls import origin, same_origin
 
 if TYPE_CHECKING:
@@ -85,22 +88,73 @@ async def _receive(fed: Federation, request: Request, recipient: str | None) -> 
         return  # S-09: nothing to delete, nothing to fetch (Mastodon answers 202 too)
     signed = await verify_http_signature(fed, request)
     # Everything from here on reads the JSON-LD meaning, never the raw keys (S-23).
-    document = await normalize_beside_loop(data)
-    activity = read_activity(document)
+    document, activity = await outline_activity(data)
     actor = await check_actor(fed, signed, data, activity)
     await check_blocks(fed, activity, actor, recipient)
     authorize_early(fed, activity, actor)
     # Only an activity that passed every check is remembered: a refused one
     # leaves no trace, and its retry is judged afresh.
     scope = recipient or "shared"
-    if not await fed.storage.mark_seen(scope, activity.id or "", at=time.time()):
-        return  # a duplicate: already accepted once, handlers ran (or will) once
-    # The document as read (the verified body itself unless it needed compaction).
+    activity_id = activity.id or ""
     payload = {"activity": document, "recipient": recipient, "signer": actor}
     if fed.inline:
-        await process(fed, payload)
+        if await fed.storage.mark_seen(scope, activity_id, at=time.time()):
+            await process(fed, payload)
     else:
-        await fed.queue.enqueue(INBOX_TASK, payload, key=f"{scope} {activity.id}")
+        await remember_and_queue(fed, scope, activity_id, queued(payload, request.body, data))
+    # else a duplicate: accepted once before, its handlers ran (or will) once
+
+
+def queued(payload: dict[str, Any], body: bytes, data: dict[str, Any]) -> dict[str, Any]:
+    """The task to store: the verified body's own text when the document is
+    that body (not a compaction), which is far cheaper than encoding the
+    document again and decodes to the same (:func:`task_document`)."""
+    if payload["activity"] is not data:
+        return payload
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:  # JSON in UTF-16 or UTF-32: store the document
+        return payload
+    return {**payload, "activity": None, "body": text}
+
+
+def task_document(payload: dict[str, Any]) -> dict[str, Any]:
+    document = payload.get("activity")
+    if document is None:
+        document = json.loads(payload["body"])
+    if not isinstance(document, dict):
+        raise ParseError("a queued activity must be a JSON object")
+    return document
+
+
+async def remember_and_queue(
+    fed: Federation, scope: str, activity_id: str, payload: dict[str, Any]
+) -> bool:
+    """Record the id as seen and queue the task; False (and nothing queued) for a duplicate.
+
+    With the SQLite storage and queue on one connection (the default) both
+    are one transaction: an activity is never seen-but-lost, even when the
+    process dies between the two. Otherwise the seen mark comes first and is
+    taken back if the task cannot be queued.
+    """
+    storage, queue, key = fed.storage, fed.queue, f"{scope} {activity_id}"
+    now = time.time()
+    if (
+        isinstance(storage, SqliteStorage)
+        and isinstance(queue, SqliteQueue)
+        and queue.shares_transaction_with(storage)
+    ):
+        insertion = queue.insertion(INBOX_TASK, payload, key=key)
+        return await storage.mark_seen(scope, activity_id, at=now, then=insertion)
+    if not await storage.mark_seen(scope, activity_id, at=now):
+        return False
+    try:
+        await queue.enqueue(INBOX_TASK, payload, key=key)
+    except BaseException:
+        # the sender gets an error and retries; its retry must not look like a duplicate
+        await asyncio.shield(storage.unmark_seen(scope, activity_id))
+        raise
+    return True
 
 
 # -- the steps ---------------------------------------------------------------------------
@@ -127,7 +181,7 @@ def parse_json(body: bytes, max_depth: int = 64) -> dict[str, Any]:
         raise ParseError(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ParseError("an activity must be a JSON object")
-    check_depth(data, max_depth)
+    check_depth(data, max_depth, body)
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str | list):
         raise ParseError("an activity needs an id and a type")
     if vocab.id_of(data.get("actor")) is None:
@@ -135,8 +189,14 @@ def parse_json(body: bytes, max_depth: int = 64) -> dict[str, Any]:
     return data
 
 
-def check_depth(data: Any, max_depth: int) -> None:
-    """Refuse JSON nested deeper than ``max_depth`` before anything recurses into it (S-31)."""
+def check_depth(data: Any, max_depth: int, body: bytes | None = None) -> None:
+    """Refuse JSON nested deeper than ``max_depth`` before anything recurses into it (S-31).
+
+    With the ``body`` it came from: JSON cannot nest deeper than it has
+    brackets, and counting those is far cheaper than walking the tree.
+    """
+    if body is not None and body.count(b"{") + body.count(b"[") <= max_depth:
+        return
     level: list[Any] = [data]
     depth = 0
     while level:
@@ -224,37 +284,9 @@ async def check_blocks(
                 raise ForbiddenError("the object's author is blocked")
 
 
-# storage -> host -> the read in flight
-_BLOCK_READS: weakref.WeakKeyDictionary[Any, dict[str, asyncio.Future[bool]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 async def domain_blocked(fed: Federation, host: str) -> bool:
-    """``fed.storage.is_domain_blocked(host)``, one read for concurrent requests.
-
-    Under load many requests from one host ask at once; they share the read
-    in flight. A read that has finished is never reused, so a block set
-    (and awaited) before a request started is always seen by it: nothing is
-    cached, only concurrent questions are answered together.
-    """
-    storage = fed.storage
-    try:
-        pending = _BLOCK_READS.get(storage)
-        if pending is None:
-            pending = _BLOCK_READS[storage] = {}
-    except TypeError:  # a storage that cannot be a weak dictionary key: no sharing
-        return await storage.is_domain_blocked(host)
-    read = pending.get(host)
-    if read is None or read.done():
-        read = pending[host] = asyncio.ensure_future(storage.is_domain_blocked(host))
-        read.add_done_callback(lambda done: _forget_read(pending, host, done))
-    return await asyncio.shield(read)
-
-
-def _forget_read(pending: dict[str, asyncio.Future[bool]], host: str, read: Any) -> None:
-    if pending.get(host) is read:
-        del pending[host]
+    """Storages keep domain blocks where this is cheap (SQLite: a set in memory)."""
+    return await fed.storage.is_domain_blocked(host)
 
 
 async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +298,10 @@ async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
     """
     if not needs_compaction(data):
         return data
+    return await _compact_beside_loop(data)
+
+
+async def _compact_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
     try:
         normalized = await asyncio.to_thread(normalize, data)
     except ActivityPubError as exc:
@@ -275,8 +311,33 @@ async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
     return normalized
 
 
+async def outline_activity(data: dict[str, Any]) -> tuple[dict[str, Any], vocab.Activity]:
+    """The document to queue and the outline of the activity it holds
+    (:func:`activitypub.vocab.read_outline`): what accepting needs, read at
+    a fraction of a full read's cost; the worker reads the rest.
+
+    The document is ``data`` itself unless the outline reads differently
+    as JSON-LD: then it is ``data`` compacted (beside the loop).
+    """
+    document = data
+    node = _outline(data)
+    if node is None:
+        document = await _compact_beside_loop(data)
+        node = _outline(document, compacted=True)
+    if not isinstance(node, vocab.Activity):
+        raise ParseError(f"{data.get('type')!r} is not an activity")
+    return document, node
+
+
+def _outline(document: dict[str, Any], *, compacted: bool = False) -> vocab.Node | None:
+    try:
+        return vocab.read_outline(document, compacted=compacted)
+    except ActivityPubError as exc:
+        raise ParseError(f"not a readable activity: {exc}") from exc
+
+
 def read_activity(document: dict[str, Any]) -> vocab.Activity:
-    """The activity a normalised document (:func:`normalize_beside_loop`) holds."""
+    """The activity a normalised document (:func:`normalize_beside_loop`) holds, read in full."""
     try:
         node = vocab.parse(document)
     except ActivityPubError as exc:
@@ -321,7 +382,7 @@ async def process(fed: Federation, payload: dict[str, Any]) -> None:
     and the application's handlers; an activity refused here is dropped (logged)."""
     from activitypub.federation.bookkeeping import apply
 
-    activity = read_activity(payload["activity"])
+    activity = read_activity(await normalize_beside_loop(task_document(payload)))
     recipient: str | None = payload.get("recipient")
     actor: str = payload["signer"]
     try:

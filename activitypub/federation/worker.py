@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from activitypub import vocab
-from activitypub.federation.inbox import INBOX_TASK, process
+from activitypub.errors import ParseError
+from activitypub.federation.inbox import INBOX_TASK, process, task_document
 from activitypub.queue import Task
 
 if TYPE_CHECKING:
@@ -87,10 +88,12 @@ def _chains(tasks: Sequence[Task]) -> list[list[Task]]:
 
 
 def _order_key(payload: dict[str, Any]) -> str:
-    doc = payload.get("activity")
     signer = str(payload.get("signer"))
-    if not isinstance(doc, dict):
-        return signer
+    try:
+        # decoded once, here: process() reads the same dict
+        doc = payload["activity"] = task_document(payload)
+    except (ValueError, KeyError, ParseError):
+        return signer  # process() fails it, and says why
     if doc.get("type") in _ABOUT_AN_OBJECT:
         target = vocab.id_of(doc.get("object"))
         if target is not None and target != signer:

@@ -107,13 +107,41 @@ def is_usual_context(ctx: Any) -> bool:
     scoped terms, keyword aliases and remote contexts we do not bundle all make
     it unusual.  Results are cached per distinct context.
     """
+    global _RECENT
     if ctx is None:
         return True
+    for seen, verdict in _RECENT:
+        if ctx == seen:
+            return verdict
     try:
         key = json.dumps(ctx, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         return False
-    return _is_usual(key)
+    verdict = _is_usual(key)
+    if _plain(ctx, 0):
+        # a private copy; rebinding the tuple is atomic (normalize runs in threads too)
+        _RECENT = ((json.loads(key), verdict), *_RECENT[: _RECENT_SIZE - 1])
+    return verdict
+
+
+# The last few contexts judged, compared by equality before anything is
+# encoded: senders repeat their context on every activity. Only contexts of
+# strings, objects and arrays go here, because equality alone would let
+# ``1`` or ``1.0`` pass for ``true``; with those leaves, equal means identical.
+_RECENT: tuple[tuple[Any, bool], ...] = ()
+_RECENT_SIZE = 16
+
+
+def _plain(ctx: Any, depth: int) -> bool:
+    if isinstance(ctx, str) or ctx is None:
+        return True
+    if depth > 8:
+        return False
+    if isinstance(ctx, list):
+        return all(_plain(item, depth + 1) for item in ctx)
+    if isinstance(ctx, dict):
+        return all(_plain(v, depth + 1) for v in ctx.values())
+    return False
 
 
 @lru_cache(maxsize=512)

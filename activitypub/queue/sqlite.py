@@ -12,9 +12,9 @@ claim query picks it up again, which is how a dead worker's task comes back.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from activitypub.queue.base import Task
@@ -41,7 +41,20 @@ class SqliteQueue(SqliteBacked):
         not_before: float = 0.0,
         key: str | None = None,
     ) -> str:
-        new_id = uuid.uuid4().hex
+        return await self._db.write(self.insertion(kind, payload, not_before=not_before, key=key))
+
+    def insertion(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        not_before: float = 0.0,
+        key: str | None = None,
+    ) -> Callable[[sqlite3.Connection], str]:
+        """:meth:`enqueue` as a function of the connection, for a caller that
+        writes it in a transaction of its own on the same connection (the
+        inbox: the dedup record and the task commit together); returns the task id."""
+        new_id = secrets.token_hex(16)
         body = dump_json(payload)
 
         def insert(conn: sqlite3.Connection) -> str:
@@ -56,7 +69,11 @@ class SqliteQueue(SqliteBacked):
             row = conn.execute("SELECT id FROM tasks WHERE key = ?", (key,)).fetchone()
             return str(row[0])
 
-        return await self._db.write(insert)
+        return insert
+
+    def shares_transaction_with(self, other: SqliteBacked) -> bool:
+        """Whether ``other`` (a storage) is open on this queue's connection."""
+        return self._db.same_connection(other._db)
 
     async def claim(
         self, kinds: Sequence[str] | None = None, *, worker: str, lease: float, now: float

@@ -113,6 +113,14 @@ class Database:
             if link is not None:
                 await link.release()
 
+    def same_connection(self, other: Database) -> bool:
+        """Whether ``other`` is open on this connection: one transaction can write to both."""
+        return self._link is not None and self._link is other._link
+
+    def views(self) -> dict[str, Any]:
+        """In-memory views of this connection's data (see ``_Connection.views``)."""
+        return self._open_link().views
+
     def _open_link(self) -> _Connection:
         link = self._link
         if link is None:
@@ -163,6 +171,9 @@ class _Connection:
     scheduled: bool = False
     in_flight: Future[list[tuple[bool, Any]]] | None = None
     on_landing: asyncio.Future[None] | None = None  # for release() to wait on
+    # Views of rarely changed tables kept in memory (the domain blocks), shared
+    # by every user of this connection, so a write through any of them is seen.
+    views: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     async def acquire(cls, key: object, path: str, timeout: float) -> _Connection:

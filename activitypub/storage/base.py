@@ -184,6 +184,9 @@ class Storage(Protocol):
         True the first time, False for a duplicate, also when two callers race.
         """
 
+    async def unmark_seen(self, scope: str, activity_id: str) -> bool:
+        """Forget one id (the inbox, when it could not queue what it marked seen)."""
+
     async def forget_seen(self, *, before: float) -> int: ...
 
     # -- remote document cache (actors, keys), negative entries included -----------------

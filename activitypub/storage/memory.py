@@ -206,6 +206,9 @@ class MemoryStorage:
         self._seen[scope, activity_id] = at
         return True
 
+    async def unmark_seen(self, scope: str, activity_id: str) -> bool:
+        return self._seen.pop((scope, activity_id), None) is not None
+
     async def forget_seen(self, *, before: float) -> int:
         old = [k for k, at in self._seen.items() if at < before]
         for key in old:

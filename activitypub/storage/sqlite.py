@@ -10,7 +10,10 @@ queue rather than fail.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from typing import Any
 
 from activitypub.storage._database import SqliteBacked, dump_json, load_json
@@ -53,6 +56,11 @@ _PUT_FOLLOWER = _upsert("followers", _FOLLOWER, "local, actor_id")
 _PUT_FOLLOWING = _upsert("following", _FOLLOWING, "local, actor_id")
 _PUT_OBJECT = _upsert("objects", _OBJECT, "id")
 _PUT_CACHED = _upsert("cache", "url, data, fetched_at, expires_at, error", "url")
+_MARK_SEEN = (
+    "INSERT INTO seen (scope, activity_id, seen_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (scope, activity_id) DO NOTHING"
+)
+_DOMAIN_VIEW = "domain_blocks"
 
 
 class SqliteStorage(SqliteBacked):
@@ -293,13 +301,31 @@ class SqliteStorage(SqliteBacked):
         return int(row[0]) if row else 0
 
     # -- inbox deduplication ----------------------------------------------------------
-    async def mark_seen(self, scope: str, activity_id: str, *, at: float) -> bool:
-        # One INSERT: the primary key decides the race, across connections too.
-        sql = (
-            "INSERT INTO seen (scope, activity_id, seen_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (scope, activity_id) DO NOTHING"
-        )
-        return await self._exec(sql, (scope, activity_id, at)) == 1
+    async def mark_seen(
+        self,
+        scope: str,
+        activity_id: str,
+        *,
+        at: float,
+        then: Callable[[sqlite3.Connection], Any] | None = None,
+    ) -> bool:
+        """As the protocol says; ``then(connection)`` runs in the same transaction
+        when the id is new (a queue's insertion on this connection, see
+        :meth:`~activitypub.queue.SqliteQueue.insertion`): the id is remembered
+        if and only if the task is stored, even across a crash."""
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            # One INSERT: the primary key decides the race, across connections too.
+            new = conn.execute(_MARK_SEEN, (scope, activity_id, at)).rowcount == 1
+            if new and then is not None:
+                then(conn)
+            return new
+
+        return bool(await self._db.write(insert))
+
+    async def unmark_seen(self, scope: str, activity_id: str) -> bool:
+        sql = "DELETE FROM seen WHERE scope = ? AND activity_id = ?"
+        return await self._exec(sql, (scope, activity_id)) > 0
 
     async def forget_seen(self, *, before: float) -> int:
         return await self._exec("DELETE FROM seen WHERE seen_at < ?", (before,))
@@ -343,19 +369,67 @@ class SqliteStorage(SqliteBacked):
         sql = "SELECT 1 FROM blocks WHERE local = ? AND actor_id = ?"
         return await self._one(sql, (local, actor_id)) is not None
 
+    # Domain blocks are asked about on every inbox POST and change rarely: they
+    # are read from a set in memory, shared by everything on this connection
+    # and updated by its writes. Another process's change shows within
+    # ``domain_blocks_ttl`` seconds, when the set is read again.
+    domain_blocks_ttl = 1.0
+
     async def block_domain(self, host: str) -> None:
         sql = "INSERT INTO domain_blocks (host) VALUES (?) ON CONFLICT DO NOTHING"
         await self._exec(sql, (normalise_host(host),))
+        self._db.views().pop(_DOMAIN_VIEW, None)
 
     async def unblock_domain(self, host: str) -> bool:
         sql = "DELETE FROM domain_blocks WHERE host = ?"
-        return await self._exec(sql, (normalise_host(host),)) > 0
+        removed = await self._exec(sql, (normalise_host(host),)) > 0
+        self._db.views().pop(_DOMAIN_VIEW, None)
+        return removed
 
     async def is_domain_blocked(self, host: str) -> bool:
-        hosts = domain_and_parents(host)
-        marks = ", ".join("?" * len(hosts))
-        sql = f"SELECT 1 FROM domain_blocks WHERE host IN ({marks}) LIMIT 1"
-        return await self._one(sql, tuple(hosts)) is not None
+        blocked = await self._domain_blocks()
+        return any(h in blocked for h in domain_and_parents(host))
+
+    async def _domain_blocks(self) -> frozenset[str]:
+        views = self._db.views()
+        found: _View | None = views.get(_DOMAIN_VIEW)
+        if found is None or (
+            found.done() and time.monotonic() - found.loaded_at > self.domain_blocks_ttl
+        ):
+            found = views[_DOMAIN_VIEW] = _View(self._load_domain_blocks())
+        view = found
+        try:
+            return await asyncio.shield(view.load)
+        except BaseException:
+            if views.get(_DOMAIN_VIEW) is view and view.done():
+                del views[_DOMAIN_VIEW]  # a failed read is not kept
+            raise
+
+    async def _load_domain_blocks(self) -> frozenset[str]:
+        rows = await self._all("SELECT host FROM domain_blocks")
+        return frozenset(r[0] for r in rows)
+
+
+class _View:
+    """One read of a table into memory, shared by the readers that wait for it.
+
+    A write drops the view (so the next reader loads afresh); a reader that
+    began before the write may still get the older set, as it would have
+    from a read racing the write.
+    """
+
+    __slots__ = ("load", "loaded_at")
+
+    def __init__(self, load: Any) -> None:
+        self.load: asyncio.Future[frozenset[str]] = asyncio.ensure_future(load)
+        self.loaded_at = float("inf")
+        self.load.add_done_callback(self._loaded)
+
+    def _loaded(self, _: Any) -> None:
+        self.loaded_at = time.monotonic()
+
+    def done(self) -> bool:
+        return self.load.done()
 
 
 def _where_local(local: str, state: FollowState | None) -> tuple[str, tuple[str, ...]]:

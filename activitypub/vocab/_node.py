@@ -57,6 +57,8 @@ __all__ = ["MAX_DEPTH", "PUBLIC", "LangMap", "Many", "Node", "Unusual", "build",
 
 _TYPES: dict[str, type[Node]] = {}  # type name -> class
 _CLASSES: dict[str, type[Node]] = {}  # class name -> class, to resolve annotations
+OUTLINE = frozenset({"id", "type", "actor", "object", "attributedTo"})
+"""The properties an outline reads: who did what to which object, by whom."""
 _AS = "https://www.w3.org/ns/activitystreams#"
 # Signatures over a received document's own bytes (FEP-8b32 ``proof``, an
 # RsaSignature2017 ``signature``): kept when that document is written back
@@ -253,6 +255,7 @@ class _Declared:
     TYPE: ClassVar[str | None] = None
     _RENAME: ClassVar[dict[str, str]] = {}
     _READ: ClassVar[dict[str, tuple[str, Reader]]] = {}
+    _OUTLINE: ClassVar[dict[str, tuple[str, Reader]]] = {}
     _WRITE: ClassVar[dict[str, tuple[str, Writer]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -269,6 +272,7 @@ class _Declared:
                 read[json_name] = (attr, reader)
                 write[attr] = (json_name, writer)
         cls._READ = read
+        cls._OUTLINE = {k: v for k, v in read.items() if k in OUTLINE}
         cls._WRITE = write
         _CLASSES[cls.__name__] = cls  # type: ignore[assignment]
         if "TYPE" in cls.__dict__ and cls.TYPE:
@@ -297,7 +301,7 @@ class Node(_Declared):
 
     @classmethod
     def _read(cls, data: dict[str, Any], depth: int, src: _Source) -> Self:
-        fields = cls._READ
+        fields = cls._OUTLINE if src.outline else cls._READ
         values: dict[str, Any] = {}  # unset fields read the class default, None
         extra: dict[str, Any] = {}
         for key, value in data.items():
@@ -312,7 +316,7 @@ class Node(_Declared):
                         and (key != "@context" or depth)
                     ):
                         raise Unusual
-                    if key == "@context":
+                    if key == "@context" or src.outline:
                         continue
                     check_json(value, depth + 1)
                     extra[key] = value

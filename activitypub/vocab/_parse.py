@@ -22,12 +22,13 @@ from activitypub.vocab._context import Defs, known_terms, read_defs
 from activitypub.vocab._node import Node, build
 from activitypub.vocab._values import MAX_DEPTH, Unusual, _Sink, _Source
 
-__all__ = ["dumps", "parse"]
+__all__ = ["dumps", "parse", "read_outline"]
 
 N = TypeVar("N", bound=Node)
 
 _EMPTY = _Source(None)
 _CHECKING = _Source(None, checking=True)
+_OUTLINING = _Source(None, checking=True, outline=True)
 
 
 def _reject_constant(name: str) -> Any:
@@ -81,6 +82,36 @@ def read_document(data: Any, cls: type[N]) -> N:
         node = _read_compacted(data, cls)
     assert isinstance(node, cls)
     return node
+
+
+def read_outline(data: dict[str, Any], *, compacted: bool = False) -> Node | None:
+    """The outline of a decoded document: only ``id``, ``type``, ``actor``,
+    ``object`` and ``attributedTo``, at every level, the rest left unread.
+
+    What an inbox needs to accept or refuse an activity (who did what to
+    which object) at a fraction of a full read, which the worker does later.
+    None when the document (as far as the outline goes) reads differently as
+    JSON-LD: compact it (:func:`activitypub.jsonld.normalize`) and outline that
+    with ``compacted=True`` (its keys are read by name, unchecked).
+    """
+    from activitypub.vocab._core import Object
+
+    context = data.get("@context")
+    if compacted:
+        return build(data, (Object,), 0, _Source(read_defs(context), outline=True), strict=True)
+    try:
+        if not is_usual_context(context):
+            return None
+        src = (
+            _Source(read_defs(context), checking=True, outline=True)
+            if context is not None
+            else _OUTLINING
+        )
+        return build(data, (Object,), 0, src, strict=True)
+    except Unusual:
+        return None
+    except RecursionError:
+        raise VocabularyError(f"nested deeper than {MAX_DEPTH} levels") from None
 
 
 def parse(data: bytes | str | dict[str, Any]) -> Node:

@@ -49,14 +49,18 @@ class _Source:
 
     ``defs`` are the source's own term definitions; ``checking`` says whether
     keys that only JSON-LD processing can read (``as:name``, ``@id``, a nested
-    ``@context``) stop the fast path.
+    ``@context``) stop the fast path; ``outline`` reads only the properties
+    that say who did what to which object (see ``read_outline``).
     """
 
-    __slots__ = ("checking", "defs")
+    __slots__ = ("checking", "defs", "outline")
 
-    def __init__(self, defs: Defs | None, *, checking: bool = False) -> None:
+    def __init__(
+        self, defs: Defs | None, *, checking: bool = False, outline: bool = False
+    ) -> None:
         self.defs = defs
         self.checking = checking
+        self.outline = outline
 
 
 class _Sink:
