@@ -254,39 +254,35 @@ async def check_blocks(
 
     Run before the object is fetched (no request to a blocked host) and, in
     :func:`process`, again after (the fetched object names its real author).
-    Each distinct host is asked about once.
+    Each distinct host is asked about once (storages answer domain blocks
+    from memory: the SQLite one keeps a view of its table).
     """
     obj = activity.object
     authors = (
         vocab.ids_of(getattr(obj, "attributed_to", None)) if isinstance(obj, vocab.Node) else []
     )
-    if await domain_blocked(fed, origin(actor).host):
-        raise ForbiddenError("domain blocked")
-    checked = {origin(actor).host}
+    own = origin(actor)
+    own_prefix = f"{own}/"  # ids under it are on the actor's host, already asked about
+    hosts = [own.host]
     target = vocab.id_of(obj)
     for iri in ([target] if target is not None else []) + authors:
-        if fed.is_local(iri):
+        if iri.startswith(own_prefix) or fed.is_local(iri):
             continue
         try:
             host = origin(iri).host
         except ParseError:
             continue
-        if host in checked:
-            continue
-        checked.add(host)
-        if await domain_blocked(fed, host):
-            raise ForbiddenError("the object's domain is blocked")
+        if host not in hosts:
+            hosts.append(host)
+    for n, host in enumerate(hosts):
+        if await fed.storage.is_domain_blocked(host):
+            raise ForbiddenError("the object's domain is blocked" if n else "domain blocked")
     if recipient is not None:
         if await fed.storage.is_blocked(recipient, actor):
             raise ForbiddenError("actor blocked")
         for author in authors:
             if author != actor and await fed.storage.is_blocked(recipient, author):
                 raise ForbiddenError("the object's author is blocked")
-
-
-async def domain_blocked(fed: Federation, host: str) -> bool:
-    """Storages keep domain blocks where this is cheap (SQLite: a set in memory)."""
-    return await fed.storage.is_domain_blocked(host)
 
 
 async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from an existing application, e.g. for the federation's paths only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -25,17 +26,23 @@ def aiohttp_handler(fed: Federation) -> Callable[[web.Request], Awaitable[web.St
         length = request.content_length
         if length is not None and length > fed.max_body:
             return _to_aiohttp(Response.error(413, "body too large"))
-        buffer = bytearray()
-        if request.can_read_body:
+        if length is not None:  # aiohttp reads exactly that many bytes
+            try:
+                body = await request.content.readexactly(length) if length else b""
+            except asyncio.IncompleteReadError:
+                return _to_aiohttp(Response.error(400, "body shorter than its Content-Length"))
+        else:  # chunked: counted as it comes
+            buffer = bytearray()
             async for chunk in request.content.iter_chunked(65536):
                 buffer += chunk
                 if len(buffer) > fed.max_body:
                     return _to_aiohttp(Response.error(413, "body too large"))
+            body = bytes(buffer)
         ours = Request(
             method=request.method,
             url=f"{scheme}://{request.host}{request.path_qs}",
             headers=request.headers,
-            body=bytes(buffer),
+            body=body,
             remote=request.remote,
         )
         return _to_aiohttp(await fed.handle(ours))

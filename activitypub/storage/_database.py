@@ -20,8 +20,9 @@ Two things cut the hops and transactions further:
 * **Group commit.** :meth:`Database.write` collects the write functions of
   concurrent callers until the next loop tick (or, while a batch is in the
   thread, until it returns) and runs them in one hop and one
-  ``BEGIN IMMEDIATE … COMMIT``, each in its own ``SAVEPOINT``: a function that
-  raises rolls back only itself and raises only in its caller. Every caller's
+  ``BEGIN IMMEDIATE … COMMIT``; if one raises, the batch runs again with each
+  in its own ``SAVEPOINT``, so a function that raises rolls back only itself
+  and raises only in its caller. Every caller's
   ``await`` returns after the commit, as before.
 """
 
@@ -359,7 +360,14 @@ def _alone(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T
 def _batch(
     conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
 ) -> list[tuple[bool, Any]]:
-    """Run ``fns`` in one transaction, each in a savepoint; (ok, result or exception) each."""
+    """Run ``fns`` in one transaction; (ok, result or exception) each.
+
+    Optimistic: all in one go, which is what almost always happens. If one
+    raises, the transaction is rolled back and they run again, each in a
+    savepoint of its own, so only the failing ones fail. (They are functions
+    of the database alone, so running them again, in the same order, from
+    the same state, does the same.)
+    """
     if len(fns) == 1:  # no savepoint needed
         try:
             return [(True, _alone(fns[0], conn))]
@@ -368,6 +376,25 @@ def _batch(
     try:
         conn.execute("BEGIN IMMEDIATE")
     except Exception as exc:  # busy past the timeout: none of them ran
+        return [(False, exc)] * len(fns)
+    try:
+        results = [fn(conn) for fn in fns]
+        conn.execute("COMMIT")
+    except Exception:
+        _rollback(conn)
+        return _each_in_a_savepoint(conn, fns)
+    except BaseException:
+        _rollback(conn)
+        raise
+    return [(True, result) for result in results]
+
+
+def _each_in_a_savepoint(
+    conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except Exception as exc:
         return [(False, exc)] * len(fns)
     outcomes: list[tuple[bool, Any]] = []
     try:
@@ -411,12 +438,17 @@ def _errors() -> Iterator[None]:
 def dump_json(data: dict[str, Any]) -> str:
     """Compact JSON text; ``\\u`` escapes only if the text holds lone surrogates,
     which a remote document may carry but UTF-8 (so SQLite) cannot."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _COMPACT.encode(data)
     try:
         text.encode()
     except UnicodeEncodeError:
-        text = json.dumps(data, separators=(",", ":"))
+        text = _ESCAPED.encode(data)
     return text
+
+
+# One encoder each, made once: json.dumps with options builds a new one per call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ESCAPED = json.JSONEncoder(separators=(",", ":"))
 
 
 def load_json(text: str) -> dict[str, Any]:

@@ -387,15 +387,17 @@ class SqliteStorage(SqliteBacked):
         return removed
 
     async def is_domain_blocked(self, host: str) -> bool:
-        blocked = await self._domain_blocks()
+        view: _View | None = self._db.views().get(_DOMAIN_VIEW)
+        if view is not None and view.fresh(self.domain_blocks_ttl):
+            blocked = view.load.result()  # the usual case: nothing to wait for
+        else:
+            blocked = await self._domain_blocks()
         return any(h in blocked for h in domain_and_parents(host))
 
     async def _domain_blocks(self) -> frozenset[str]:
         views = self._db.views()
         found: _View | None = views.get(_DOMAIN_VIEW)
-        if found is None or (
-            found.done() and time.monotonic() - found.loaded_at > self.domain_blocks_ttl
-        ):
+        if found is None or (found.done() and not found.fresh(self.domain_blocks_ttl)):
             found = views[_DOMAIN_VIEW] = _View(self._load_domain_blocks())
         view = found
         try:
@@ -430,6 +432,15 @@ class _View:
 
     def done(self) -> bool:
         return self.load.done()
+
+    def fresh(self, ttl: float) -> bool:
+        """Loaded (successfully) less than ``ttl`` seconds ago."""
+        return (
+            self.load.done()
+            and not self.load.cancelled()
+            and self.load.exception() is None
+            and time.monotonic() - self.loaded_at <= ttl
+        )
 
 
 def _where_local(local: str, state: FollowState | None) -> tuple[str, tuple[str, ...]]:

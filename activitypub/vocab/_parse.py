@@ -29,6 +29,7 @@ N = TypeVar("N", bound=Node)
 _EMPTY = _Source(None)
 _CHECKING = _Source(None, checking=True)
 _OUTLINING = _Source(None, checking=True, outline=True)
+_OUTLINED = _Source(None, outline=True)
 
 
 def _reject_constant(name: str) -> Any:
@@ -98,16 +99,12 @@ def read_outline(data: dict[str, Any], *, compacted: bool = False) -> Node | Non
 
     context = data.get("@context")
     if compacted:
-        return build(data, (Object,), 0, _Source(read_defs(context), outline=True), strict=True)
+        return build(data, (Object,), 0, _OUTLINED, strict=True)
     try:
         if not is_usual_context(context):
             return None
-        src = (
-            _Source(read_defs(context), checking=True, outline=True)
-            if context is not None
-            else _OUTLINING
-        )
-        return build(data, (Object,), 0, src, strict=True)
+        # no definitions kept: an outline is for deciding, never written back
+        return build(data, (Object,), 0, _OUTLINING, strict=True)
     except Unusual:
         return None
     except RecursionError:
