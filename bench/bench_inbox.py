@@ -19,11 +19,16 @@ The cases, all under the same load (``--connections`` keep-alive connections,
 2. ``verify`` -- a minimal verifying handler: JSON parse, Digest check, RSA
    signature verified with a cached ``cryptography`` key;
 3. ``full``   -- ``Federation`` + ``aiohttp_app``: SQLite storage, the durable
-   SQLite inbox queue with its worker running in the same process (the
-   defaults, not ``inline``), dedup, authorisation, everything. The warm-up
-   requests make it fetch the sender's actor once, so the measured steady
-   state verifies with the *cached* key (kept in SQLite, and parsed in the
-   key cache's memory: no read per request);
+   SQLite inbox queue (not ``inline``), dedup, authorisation, everything up
+   to the 202, in a web process (``worker=False``); the inbox worker runs
+   the handlers in a worker process beside it on the same database
+   (pinned to ``--worker-cpu``, by default wrk's core), as Mastodon runs
+   Puma and Sidekiq. The warm-up requests make it fetch the sender's actor
+   once, so the measured steady state verifies with the *cached* key (kept
+   in SQLite, and parsed in the key cache's memory: no read per request);
+   ``full-inproc`` -- the same with the worker in the web process, sharing
+   its core (the default for small deployments); ``full-noworker`` (a
+   diagnostic) -- the web process alone, nothing draining the queue.
 4. ``fedify`` -- the Fedify peer's inbox (``bench/inbox/fedify_peer.mjs``,
    using ``tests/interop/fedify/node_modules``), skipped with a message when
    those modules or a Node 22 are not there.
@@ -300,11 +305,16 @@ def measure(
     cwd: Path | None = None,
     after: object = None,
     db: Path | None = None,
+    beside: list[str] | None = None,
 ) -> Result:
     server = Proc(server_argv, name=case, log=work / f"{case}.log", cwd=cwd)
+    helper: Proc | None = None
     profiler: subprocess.Popen[bytes] | None = None
     try:
         server.wait_ready()
+        if beside is not None:  # the worker process, once the web process made the database
+            helper = Proc(beside, name=f"{case}-worker", log=work / f"{case}-worker.log")
+            helper.wait_ready()
         for raw in warmups:  # the first one makes the full flow fetch the sender's key
             status = send_raw(port, raw)
             if not 200 <= status < 300:
@@ -327,6 +337,8 @@ def measure(
             except subprocess.TimeoutExpired:
                 profiler.kill()
                 profiler.wait()
+        if helper is not None:
+            helper.stop()
         server.stop()
     seconds = int(out["duration_us"]) / 1e6
     requests = int(out["requests"])
@@ -415,8 +427,13 @@ def main() -> int:
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--wrk-cpu", type=int, default=1)
     parser.add_argument(
-        "--cases", default="bare,verify,full,fedify",
-        help="comma-separated: bare, verify, full, full-noworker (diagnostic), fedify",
+        "--worker-cpu", type=int, default=None,
+        help="core of the full case's worker process (default: wrk's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cases", default="bare,verify,full,full-inproc,fedify",
+        help="comma-separated: bare, verify, full, full-inproc, full-noworker (diagnostic),"
+        " fedify",
     )  # fmt: skip
     parser.add_argument(
         "--drain", type=float, default=5.0,
@@ -430,6 +447,8 @@ def main() -> int:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.worker_cpu is None:
+        args.worker_cpu = args.wrk_cpu
 
     from activitypub.keys import PrivateKey
 
@@ -504,11 +523,15 @@ def main() -> int:
             elif case == "verify":
                 argv = [*base, "verify", *pin, "--public-pem", str(work / "public.pem")]
                 results.append(measure(case, args, argv, port, requests_file, warmups, work))
-            elif case in ("full", "full-noworker"):
+            elif case in ("full", "full-inproc", "full-noworker"):
                 db = work / f"{case}.db"
                 argv = [*base, "full", *pin, "--db", str(db)]
-                if case == "full-noworker":
+                beside = None
+                if case != "full-inproc":
                     argv.append("--no-worker")
+                if case == "full":
+                    beside = [*base, "worker", "--port", str(port), "--db", str(db),
+                              "--cpu", str(args.worker_cpu)]  # fmt: skip
                 if args.cprofile:
                     argv += ["--cprofile", str(work / f"{case}.prof")]
 
@@ -525,7 +548,8 @@ def main() -> int:
                         warmups,
                         work,
                         after=after,
-                        db=db if case == "full" else None,
+                        db=db if case != "full-noworker" else None,
+                        beside=beside,
                     )
                 )
                 if args.cprofile:

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from security_kit import ALICE, AS, SHARED_INBOX, World, activity, make_world, note, post
 
 import activitypub as ap
 from activitypub import vocab
 from activitypub.federation import drain
-from activitypub.federation.inbox import INBOX_TASK
 from activitypub.queue import MemoryQueue, SqliteQueue
 from activitypub.storage import SqliteStorage
-from security_kit import ALICE, AS, SHARED_INBOX, World, activity, make_world, note, post
 
 SEEN = "SELECT scope, activity_id FROM seen"
 
@@ -185,3 +184,30 @@ async def test_domain_blocks_are_read_from_memory_and_kept_current(tmp_path: Pat
             await other.block_domain("far.example")
             await asyncio.sleep(0.1)
             assert await one.is_domain_blocked("far.example")
+
+
+async def test_web_and_worker_processes_share_the_queue(tmp_path: Path) -> None:
+    """``worker=False`` accepts only; a second Federation on the same database
+    (another process, in production) runs the handlers with ``run_worker``."""
+    db = f"sqlite:///{tmp_path}/shared.db"
+    async for world in make_world(storage=db, inline=False, worker=False):
+        doc = activity("Create", ALICE, note(ALICE))
+        assert world.ours._worker is None
+        assert (await post(world, ALICE, doc, url=SHARED_INBOX)).status == 202
+        await asyncio.sleep(0.2)
+        assert world.calls == []  # nobody processes in the web process
+        worker = ap.Federation(world.ours.base_url, storage=db, client=world.ours.client)
+        seen: list[str | None] = []
+
+        @worker.on(vocab.Create)
+        async def on_create(ctx: Any, create: vocab.Create, seen: list[Any] = seen) -> None:
+            seen.append(create.id)
+
+        running = asyncio.create_task(worker.run_worker())
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        await worker.stop()
+        await running
+        assert seen == [doc["id"]] and world.calls == []

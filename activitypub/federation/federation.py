@@ -73,7 +73,10 @@ class Federation:
     ``storage`` and ``queue`` take instances or URLs (``sqlite:///file.db``,
     ``memory://``); the inbox queue defaults to the storage's kind. With
     ``inline=True`` handlers run before the inbox answers (tests, small
-    deployments) instead of from the durable queue.
+    deployments) instead of from the durable queue. ``worker=False``: this
+    process only accepts into the queue, and another one, holding the same
+    handlers, storage and queue, processes it with :meth:`run_worker` (web
+    and worker processes, as Mastodon runs Puma and Sidekiq).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Federation:
         client: Client | None = None,
         paths: Paths | None = None,
         inline: bool = False,
+        worker: bool = True,
         authorized_fetch: bool = False,
         allow_private_addresses: bool = False,
         max_body: int = 1 << 20,
@@ -113,6 +117,7 @@ class Federation:
             discovery_scheme="http" if o.scheme == "http" else "https",
         )
         self.inline = inline
+        self.worker = worker
         self.authorized_fetch = authorized_fetch
         self.max_body = max_body
         self.max_json_depth = max_json_depth
@@ -150,13 +155,24 @@ class Federation:
         if await self.storage.get_local_actor(INSTANCE_ACTOR) is None:
             await self._store_new_actor(INSTANCE_ACTOR, "Application", {}, False)
         self._started = True
-        if not self.inline:
-            from activitypub.federation.worker import run_inbox_worker
+        if not self.inline and self.worker:
+            self._start_worker()
 
+    def _start_worker(self) -> asyncio.Task[None]:
+        from activitypub.federation.worker import run_inbox_worker
+
+        if self._worker is None:
             self._stopping = asyncio.Event()
             self._worker = asyncio.create_task(
                 run_inbox_worker(self, self._stopping), name="activitypub-inbox"
             )
+        return self._worker
+
+    async def run_worker(self) -> None:
+        """Process the inbox queue until :meth:`stop`: a worker process's main
+        loop (with ``worker=False`` in the processes that serve HTTP)."""
+        await self.start()
+        await asyncio.shield(self._start_worker())
 
     async def stop(self) -> None:
         if self._worker is not None:

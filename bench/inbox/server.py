@@ -16,10 +16,15 @@ Modes:
     any verifying inbox has to pay.
 ``full``
     The library's whole receive flow: ``Federation`` (SQLite storage, durable
-    SQLite inbox queue and its worker, i.e. the defaults, not ``inline``)
-    served by ``aiohttp_app``, ``allow_private_addresses=True`` so the
-    sender's key can be fetched from loopback. ``--no-worker`` leaves the
-    inbox worker off (a diagnostic: the accept path alone).
+    SQLite inbox queue, not ``inline``) served by ``aiohttp_app``,
+    ``allow_private_addresses=True`` so the sender's key can be fetched from
+    loopback. The inbox worker runs in this process (the default) unless
+    ``--no-worker`` (``worker=False``: a web process, with a ``worker`` mode
+    process beside it or, as a diagnostic, nothing draining the queue).
+``worker``
+    ``Federation(...).start()`` with the worker on, no HTTP: the worker
+    process of a web/worker deployment, on ``--db`` (``--port`` names the
+    web process, whose origin the ids are on).
 
 ``--cpu N`` pins the process (and its threads, e.g. the SQLite executor) to
 one core. ``--cprofile FILE`` profiles the process until it is stopped.
@@ -37,6 +42,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -113,27 +119,34 @@ def _actor_app(document: bytes) -> web.Application:
     return app
 
 
-def _full_app(port: int, db: str, worker: bool) -> web.Application:
-    from activitypub.federation import Federation
-    from activitypub.server import aiohttp_app
+def _federation(port: int, db: str, worker: bool) -> Any:
+    from activitypub import Federation
 
-    fed = Federation(
+    return Federation(
         f"http://127.0.0.1:{port}",
         storage=f"sqlite:///{db}",
         allow_private_addresses=True,
+        worker=worker,
     )
-    if not worker:
-        # The inbox worker is started by fed.start() unless inline; for the
-        # diagnostic run it is cancelled right after start.
-        async def no_worker(app: web.Application) -> None:
-            if fed._worker is not None:
-                fed._worker.cancel()
-                fed._worker = None
 
-        app = aiohttp_app(fed)
-        app.on_startup.append(no_worker)
-        return app
-    return aiohttp_app(fed)
+
+def _full_app(port: int, db: str, worker: bool) -> web.Application:
+    from activitypub.server import aiohttp_app
+
+    return aiohttp_app(_federation(port, db, worker))
+
+
+async def _run_worker(port: int, db: str) -> None:
+    """The inbox worker alone, on the web process's database (``worker`` mode)."""
+    fed = _federation(port, db, worker=True)
+    await fed.start()
+    print("READY", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await fed.stop()
 
 
 async def _serve(app: web.Application, port: int) -> None:
@@ -152,7 +165,7 @@ async def _serve(app: web.Application, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["actor", "bare", "verify", "full"])
+    parser.add_argument("mode", choices=["actor", "bare", "verify", "full", "worker"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--actor-json", default=None)
@@ -164,6 +177,9 @@ def main() -> None:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
 
+    if args.mode == "worker":
+        asyncio.run(_run_worker(args.port, args.db))
+        return
     if args.mode == "bare":
         app = _bare_app()
     elif args.mode == "verify":
