@@ -256,3 +256,16 @@ def test_arbitrary_content_digest_text_raises_only_digest_errors(value: str) -> 
 def test_structured_digest_noise_raises_only_digest_errors(items: list[tuple[str, str]]) -> None:
     with contextlib.suppress(DigestError):
         verify_digest(",".join(f"{k}={v}" for k, v in items), BODY)
+
+
+def test_remembered_good_digest_is_tied_to_the_exact_body_and_header() -> None:
+    body = b'{"id": "https://a.example/1"}'
+    good = digest_header(body)
+    assert verify_digest(good, body) == "sha-256"
+    assert verify_digest(good, body) == "sha-256"  # answered from memory
+    with pytest.raises(DigestMismatchError):
+        verify_digest(good, body.replace(b"1", b"2"))  # another body, same header
+    other = digest_header(b"other")
+    with pytest.raises(DigestMismatchError):
+        verify_digest(other, body)  # the same body object, another header
+    assert verify_digest(good, bytes(bytearray(body))) == "sha-256"  # equal bytes, checked anew

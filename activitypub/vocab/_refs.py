@@ -59,9 +59,17 @@ def id_of(value: str | Node | Sequence[str | Node] | None) -> str | None:
 
     For an array, the first item's; for a Link without an ``id``, its ``href``.
     """
-    item = (
-        value[0] if isinstance(value, Sequence) and not isinstance(value, str) and value else value
-    )
+    kind = type(value)
+    if kind is str or value is None:  # the usual cases first: no ABC check
+        return value
+    if kind is list or (
+        kind is not dict and isinstance(value, Sequence) and not isinstance(value, str)
+    ):
+        if not value:
+            return None
+        item = value[0]
+    else:
+        item = value
     if item is None or isinstance(item, str):
         return item
     if isinstance(item, Node):
