@@ -301,7 +301,9 @@ class Node(_Declared):
 
     @classmethod
     def _read(cls, data: dict[str, Any], depth: int, src: _Source) -> Self:
-        fields = cls._OUTLINE if src.outline else cls._READ
+        if src.outline:
+            return cls._read_outline(data, depth, src)
+        fields = cls._READ
         values: dict[str, Any] = {}  # unset fields read the class default, None
         extra: dict[str, Any] = {}
         for key, value in data.items():
@@ -316,7 +318,7 @@ class Node(_Declared):
                         and (key != "@context" or depth)
                     ):
                         raise Unusual
-                    if key == "@context" or src.outline:
+                    if key == "@context":
                         continue
                     check_json(value, depth + 1)
                     extra[key] = value
@@ -326,6 +328,30 @@ class Node(_Declared):
                 raise VocabularyError(f"{key}: {exc}") from None
         values["extra"] = extra
         values["_defs"] = src.defs
+        node = cls.__new__(cls)
+        node.__dict__.update(values)
+        return node
+
+    @classmethod
+    def _read_outline(cls, data: dict[str, Any], depth: int, src: _Source) -> Self:
+        """:meth:`_read` of the outline properties only (see ``read_outline``)."""
+        if src.checking:
+            try:
+                keys = "\x00".join(data)  # one scan in C finds the keys to look at
+            except TypeError:
+                raise VocabularyError("object keys must be strings") from None
+            if ":" in keys or "@" in keys:
+                for key in data:
+                    if (":" in key or key[:1] == "@") and (key != "@context" or depth):
+                        raise Unusual
+        values: dict[str, Any] = {"extra": {}, "_defs": None}
+        for key, (attr, reader) in cls._OUTLINE.items():
+            value = data.get(key)
+            if value is not None:
+                try:
+                    values[attr] = reader(value, depth + 1, src)
+                except VocabularyError as exc:
+                    raise VocabularyError(f"{key}: {exc}") from None
         node = cls.__new__(cls)
         node.__dict__.update(values)
         return node
