@@ -254,6 +254,20 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's main thread and of its other threads (the
+    SQLite executor, for the full cases)."""
+    out = {"main": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that just ended
+        name = "main" if task.name == str(pid) else "other threads"
+        out[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def _drain_rate(db: Path, seconds: float) -> str:
     """With the load off, how fast the inbox worker empties the queue (tasks/s)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
@@ -327,8 +341,13 @@ def measure(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         cpu0, t0 = _cpu_seconds(server.p.pid), time.monotonic()
+        threads0 = _thread_cpu(server.p.pid)
         out = run_wrk(args, port, requests_file)
         busy = (_cpu_seconds(server.p.pid) - cpu0) / (time.monotonic() - t0)
+        threads = {
+            name: seconds - threads0.get(name, 0.0)
+            for name, seconds in _thread_cpu(server.p.pid).items()
+        }
         drain_note = _drain_rate(db, args.drain) if db is not None and args.drain > 0 else None
     finally:
         if profiler is not None:
@@ -356,6 +375,13 @@ def measure(
         statuses=out["statuses"],
     )
     result.cpu = busy
+    if threads.get("other threads") and requests:
+        shares = ", ".join(
+            f"{name} {seconds / requests * 1e6:.0f}"
+            for name, seconds in sorted(threads.items(), key=lambda kv: -kv[1])
+            if seconds > 0
+        )
+        result.notes.append(f"server CPU per request (us) by thread: {shares}")
     if drain_note:
         result.notes.append(drain_note)
     if callable(after):
