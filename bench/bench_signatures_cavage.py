@@ -1,9 +1,9 @@
 """draft-cavage HTTP signatures against the raw ``cryptography`` operation they wrap.
 
 ``run(seconds_per_case)`` returns ``(case, ops/s, raw ops/s)`` rows; the raw
-figure is the bare ``cryptography`` sign/verify with the same key, measured in
-the same run, interleaved in short rounds with the cavage call so that noise
-from other processes hits both alike. The best round of each is kept.
+figure is the bare ``cryptography`` sign/verify with the same key over the same
+signing string, measured in the same run, interleaved in short slices with the
+cavage call so that noise from other processes hits both alike (``_paired``).
 
 Cases: a Mastodon-shaped POST (``(request-target) host date digest``, 1 KiB
 JSON body, so verification includes the SHA-256 body digest) and GET
@@ -14,14 +14,17 @@ JSON body, so verification includes the SHA-256 body digest) and GET
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from activitypub.keys import PrivateKey
 from activitypub.signatures.cavage import CavageAlgorithm, sign_request, verify_request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paired import paired_rates
 
 __all__ = ["run"]
 
@@ -36,32 +39,6 @@ _REQUEST_HEADERS = {
     "User-Agent": "bench/1.0",
     "Accept-Encoding": "gzip",
 }
-
-
-def _rate(fn: Callable[[], object], seconds: float) -> float:
-    """Calls per second of ``fn`` over about ``seconds``."""
-    n = 0
-    batch = 16
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(batch):
-            fn()
-        n += batch
-        now = time.perf_counter()
-        if now >= deadline:
-            return n / (now - start)
-
-
-def _compare(
-    ours: Callable[[], object], raw: Callable[[], object], seconds: float
-) -> tuple[float, float]:
-    rounds = 5
-    best_ours = best_raw = 0.0
-    for _ in range(rounds):
-        best_raw = max(best_raw, _rate(raw, seconds / rounds / 2))
-        best_ours = max(best_ours, _rate(ours, seconds / rounds / 2))
-    return best_ours, best_raw
 
 
 def _raw_ops(key: PrivateKey, data: bytes) -> tuple[Callable[[], object], Callable[[], object]]:
@@ -125,7 +102,7 @@ def run(seconds_per_case: float = 1.0) -> list[tuple[str, float, float]]:
     for label, key, algorithm in setups:
         for method, body in (("POST", _BODY), ("GET", None)):
             for name, ours, raw in _cases(label, key, algorithm, method, body):
-                rows.append((name, *_compare(ours, raw, seconds_per_case)))
+                rows.append((name, *paired_rates(ours, raw, seconds_per_case)))
     return rows
 
 

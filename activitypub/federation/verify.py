@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from activitypub.errors import InvalidSignatureError, MissingComponentError
@@ -38,6 +39,14 @@ def has_http_signature(request: Request) -> bool:
     return "Signature-Input" in h or "Signature" in h or "Authorization" in h
 
 
+@lru_cache(maxsize=8)
+def _policies(window: float) -> tuple[cavage.VerificationPolicy, rfc9421.VerifyPolicy]:
+    """One policy object per window: the verifiers cache their plans per policy."""
+    return cavage.VerificationPolicy(clock_skew=window), rfc9421.VerifyPolicy(
+        clock_skew=int(window)
+    )
+
+
 async def verify_http_signature(
     fed: Federation, request: Request, *, now: float | None = None
 ) -> SignedBy:
@@ -49,7 +58,7 @@ async def verify_http_signature(
         if not sig.keyid:
             raise MissingComponentError("RFC 9421 signature without keyid")
         key_id, scheme = sig.keyid, "rfc9421"
-        policy = rfc9421.VerifyPolicy(clock_skew=int(fed.signature_window))
+        policy = _policies(fed.signature_window)[1]
 
         def check(key: PublicKey) -> object:
             return rfc9421.verify(
@@ -65,7 +74,7 @@ async def verify_http_signature(
     else:
         params = cavage.signature_params(headers)
         key_id, scheme = params.key_id, "cavage"
-        cpolicy = cavage.VerificationPolicy(clock_skew=fed.signature_window)
+        cpolicy = _policies(fed.signature_window)[0]
 
         def check(key: PublicKey) -> object:
             return cavage.verify_request(

@@ -27,6 +27,7 @@ By default a signature covers ``@method`` and ``@target-uri``, plus
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import hmac
 import re
@@ -34,12 +35,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypeAlias
+
+from cryptography.exceptions import InvalidSignature
 
 from activitypub.errors import (
     AlgorithmMismatchError,
     ClockSkewError,
     DigestMismatchError,
+    InvalidSignatureError,
     MalformedSignatureError,
     MissingComponentError,
     SignatureExpiredError,
@@ -48,7 +52,6 @@ from activitypub.errors import (
 from activitypub.keys import ALGORITHMS, PrivateKey, PublicKey
 from activitypub.signatures.digest import verify_content_digest
 from activitypub.signatures.rfc9421_components import (
-    _LOWERED,
     MAX_FIELD_LENGTH,
     BareItem,
     Component,
@@ -56,6 +59,8 @@ from activitypub.signatures.rfc9421_components import (
     Item,
     Params,
     Url,
+    _header_index,
+    _pick_fields,
     component_value,
     normalize_headers,
     parse_component,
@@ -64,9 +69,6 @@ from activitypub.signatures.rfc9421_components import (
     serialize_bare,
     serialize_params,
     split_url,
-)
-from activitypub.signatures.rfc9421_components import (
-    _lowered_names as _lowered,
 )
 
 __all__ = [
@@ -197,7 +199,15 @@ def _component(name: str, params: Params) -> Component:
 class _Coverage:
     """What a covered-component list implies, computed once per distinct list."""
 
-    __slots__ = ("components", "covers_digest", "fields", "identities", "inner", "texts")
+    __slots__ = (
+        "components",
+        "covers_digest",
+        "field_names",
+        "fields",
+        "identities",
+        "inner",
+        "texts",
+    )
 
     def __init__(self, components: tuple[Component, ...]) -> None:
         self.components = components
@@ -209,11 +219,14 @@ class _Coverage:
         #: Mastodon and we sign): ``('\n"name": ', name)`` per field, for the
         #: short way of :func:`_base`; else ``None``.
         self.fields: tuple[tuple[str, str], ...] | None = None
+        #: The names in ``fields``: all a verifier reads of the headers then.
+        self.field_names: tuple[str, ...] | None = None
         names = [c.name for c in components]
         if names[:2] == ["@method", "@target-uri"] and not any(
             c.params or c.name[0] == "@" for c in components[2:]
         ):
             self.fields = tuple((f"\n{c.text}: ", c.name) for c in components[2:])
+            self.field_names = tuple(c.name for c in components[2:])
 
 
 def _build_coverage(label: str, members: tuple[Item, ...]) -> _Coverage:
@@ -246,6 +259,9 @@ def _coverage(label: str, members: tuple[Item, ...]) -> _Coverage:
 
 def has_signature(headers: Headers) -> bool:
     """Whether the request carries an RFC 9421 signature (a ``Signature-Input`` field)."""
+    index = _header_index(headers)
+    if index is not None:
+        return "signature-input" in index
     items = headers.keys() if isinstance(headers, Mapping) else (k for k, _ in headers)
     return any(k.lower() == "signature-input" for k in items)
 
@@ -258,7 +274,13 @@ def parse_signatures(headers: Headers) -> list[SignatureInput]:
     valid structured field, the labels of the two do not match, a component is
     not a string, is repeated or unsupported, or a parameter has the wrong type.
     """
-    return _parse_signatures(normalize_headers(headers))
+    index = _header_index(headers)
+    h = None if index is None else _pick_fields(headers, index, _SIGNATURE_FIELDS, {})
+    return _parse_signatures(normalize_headers(headers) if h is None else h)
+
+
+#: All that parsing reads of the headers.
+_SIGNATURE_FIELDS: Final = ("signature-input", "signature")
 
 
 # The usual Signature-Input: one member whose parameters are canonical Strings
@@ -336,6 +358,26 @@ def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
         raise MalformedSignatureError("Signature-Input and Signature must come together")
     if len(inputs_text) > MAX_FIELD_LENGTH or len(sigs_text) > MAX_FIELD_LENGTH:
         raise MalformedSignatureError("signature field too long")
+    known = _INPUTS.get(inputs_text)
+    if known is not None:
+        # Signature-Input was parsed and checked before; only Signature is new.
+        if len(known) == 1:
+            # Usually `<its label>=:<base64>:`, what _signature_values reads first
+            # (a label has no "=:", so this is its partition); else the general way.
+            member = known[0]
+            n = len(member[0])
+            if (
+                len(sigs_text) > n + 2  # the closing ":" is not the one of "=:"
+                and sigs_text[-1] == ":"
+                and sigs_text.startswith(member[0])
+                and sigs_text.startswith("=:", n)
+            ):
+                try:
+                    return [_bind_value(member, _a2b(sigs_text[n + 2 : -1], strict_mode=True))]
+                except binascii.Error:
+                    pass
+        signatures = _signature_values(sigs_text)
+        return _check_labels([_bind(member, signatures) for member in known], signatures)
     short = _short_input(inputs_text)
     fast = None if short is not None else _ONE_INPUT.fullmatch(inputs_text)
     inputs = (
@@ -343,25 +385,7 @@ def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
         if short is not None or fast is not None
         else parse_dictionary(inputs_text, name="Signature-Input")
     )
-    signatures: dict[str, bytes] = {}
-    # The usual single ``label=:base64:`` (padded) is read without the general
-    # parser: strict base64 decoding refuses any other character, so a second
-    # member or parameters make it fall through.
-    label, sep, value_text = sigs_text.partition("=:")
-    fast_sig = False
-    if sep and value_text.endswith(":") and _valid_label(label):
-        try:
-            signatures[label] = binascii.a2b_base64(value_text[:-1], strict_mode=True)
-            fast_sig = True
-        except binascii.Error:
-            pass
-    if not fast_sig:
-        for label, (value, _params) in parse_dictionary(sigs_text, name="Signature"):
-            if label in signatures:
-                raise MalformedSignatureError(f"label {label!r} repeated in Signature")
-            if type(value) is not bytes:
-                raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
-            signatures[label] = value
+    signatures = _signature_values(sigs_text)
     out: list[SignatureInput] = []
     coverage: _Coverage | None
     if short is not None:
@@ -394,10 +418,121 @@ def _parse_signatures(h: Mapping[str, str]) -> list[SignatureInput]:
             coverage = _coverage(label, members)
             serialized = f"({coverage.inner}){serialize_params(params)}"
             out.append(_signature_input(label, coverage, params, signatures, serialized))
+    _check_labels(out, signatures)
+    if len(inputs_text) <= _INPUTS_KEY_MAX:
+        _remember(inputs_text, tuple([_member_of(sig) for sig in out]))
+    return out
+
+
+def _check_labels(
+    out: list[SignatureInput], signatures: Mapping[str, bytes]
+) -> list[SignatureInput]:
+    """``out``, unless ``Signature`` has labels that ``Signature-Input`` lacks."""
     if len(out) != len(signatures):
         extra = sorted(set(signatures) - {sig.label for sig in out})
         raise MalformedSignatureError(f"Signature labels {extra} have no Signature-Input")
     return out
+
+
+def _signature_values(text: str) -> dict[str, bytes]:
+    """The ``Signature`` field: label -> signature bytes."""
+    signatures: dict[str, bytes] = {}
+    # The usual single ``label=:base64:`` (padded) is read without the general
+    # parser: strict base64 decoding refuses any other character, so a second
+    # member or parameters make it fall through.
+    label, sep, value_text = text.partition("=:")
+    if sep and value_text[-1:] == ":" and _valid_label(label):
+        try:
+            signatures[label] = _a2b(value_text[:-1], strict_mode=True)
+            return signatures
+        except binascii.Error:
+            pass
+    for label, (value, _params) in parse_dictionary(text, name="Signature"):
+        if label in signatures:
+            raise MalformedSignatureError(f"label {label!r} repeated in Signature")
+        if type(value) is not bytes:
+            raise MalformedSignatureError(f"Signature {label!r} is not a byte sequence")
+        signatures[label] = value
+    return signatures
+
+
+# One member of Signature-Input, parsed and checked, without its signature:
+# (label, coverage, params, signature_params, keyid, alg, created, expires, nonce, tag).
+_Member: TypeAlias = tuple[
+    str,
+    _Coverage,
+    Params,
+    str,
+    str | None,
+    str | None,
+    int | None,
+    int | None,
+    str | None,
+    str | None,
+]
+
+# Signature-Input texts seen lately -> their members. The value is a function of
+# the text alone (no signature, no key, no time), so a repeat of the text, which a
+# sender makes for every request within one second, skips the parse. Bounded;
+# the oldest entry goes first, since ``created`` makes old texts useless.
+_INPUTS: dict[str, tuple[_Member, ...]] = {}
+_INPUTS_MAX: Final = 512
+_INPUTS_KEY_MAX: Final = 1024
+
+
+def _remember(text: str, members: tuple[_Member, ...]) -> None:
+    if len(_INPUTS) >= _INPUTS_MAX:
+        # Another thread may empty or change it meanwhile: then nothing to do.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del _INPUTS[next(iter(_INPUTS))]
+    _INPUTS[text] = members
+
+
+def _member_of(sig: SignatureInput) -> _Member:
+    assert sig._coverage is not None
+    return (
+        sig.label,
+        sig._coverage,
+        sig.params,
+        sig.signature_params,
+        sig.keyid,
+        sig.alg,
+        sig.created,
+        sig.expires,
+        sig.nonce,
+        sig.tag,
+    )
+
+
+def _bind(member: _Member, signatures: Mapping[str, bytes]) -> SignatureInput:
+    """The :class:`SignatureInput` of a checked member and its value in ``signatures``."""
+    signature = signatures.get(member[0])
+    if signature is None:
+        raise MalformedSignatureError(f"Signature has no value for label {member[0]!r}")
+    return _bind_value(member, signature)
+
+
+def _bind_value(member: _Member, signature: bytes) -> SignatureInput:
+    """The :class:`SignatureInput` of a checked member and its signature."""
+    label, coverage, params, signature_params, keyid, alg, created, expires, nonce, tag = member
+    # SignatureInput(...) without its keyword __init__: this is the verification hot path.
+    sig: SignatureInput = _new_object(SignatureInput)
+    sig.label = label
+    sig.components = coverage.components
+    sig.params = params
+    sig.signature = signature
+    sig.keyid = keyid
+    sig.alg = alg
+    sig.created = created
+    sig.expires = expires
+    sig.nonce = nonce
+    sig.tag = tag
+    sig.signature_params = signature_params
+    sig.component_ids = coverage.texts
+    sig.identities = coverage.identities
+    sig.covers_digest = coverage.covers_digest
+    sig._coverage = coverage
+    return sig
 
 
 def _signature_input(
@@ -435,24 +570,8 @@ def _signature_input(
                 nonce = value
             else:
                 tag = value
-    # SignatureInput(...) without its keyword __init__: this is the verification hot path.
-    sig: SignatureInput = _new_object(SignatureInput)
-    sig.label = label
-    sig.components = coverage.components
-    sig.params = params
-    sig.signature = signature
-    sig.keyid = keyid
-    sig.alg = alg
-    sig.created = created
-    sig.expires = expires
-    sig.nonce = nonce
-    sig.tag = tag
-    sig.signature_params = signature_params
-    sig.component_ids = coverage.texts
-    sig.identities = coverage.identities
-    sig.covers_digest = coverage.covers_digest
-    sig._coverage = coverage
-    return sig
+    member = (label, coverage, params, signature_params, keyid, alg, created, expires, nonce, tag)
+    return _bind(member, signatures)
 
 
 def select_signature(
@@ -496,7 +615,9 @@ def _short_base(
 ) -> bytes | None:
     """:func:`_base` of ``"@method" "@target-uri"`` and plain fields, or ``None``
     when a field is absent or has a line break (the general way says why)."""
-    base = f'"@method": {method}\n"@target-uri": {_url(url).target_uri}'
+    parts = _URL_CACHE.get(url)
+    target_uri = (_url(url) if parts is None else parts).target_uri
+    base = f'"@method": {method}\n"@target-uri": {target_uri}'
     for line, name in fields:
         value = h.get(name)
         if value is None or "\n" in value or "\r" in value:
@@ -590,7 +711,7 @@ def verify(
     ``UnsupportedAlgorithmError``, ``AlgorithmMismatchError``,
     ``MissingDigestError``, ``DigestMismatchError``, ``InvalidSignatureError``.
     """
-    h = normalize_headers(headers)
+    h = _covered_fields(signature, headers)
     return _verify(signature, key, method, url, h, headers, body, policy, algorithm, now)
 
 
@@ -606,9 +727,53 @@ def verify_request(
     now: float | None = None,
 ) -> VerifiedSignature:
     """Parse, select (``policy.label`` / ``policy.tag``) and verify, when the key is at hand."""
-    h = normalize_headers(headers)
-    sig = select_signature(_parse_signatures(h), policy.label, policy.tag)
-    return _verify(sig, key, method, url, h, headers, body, policy, algorithm, now)
+    # The inbox hot path: for a plain dict of headers, only the fields read are
+    # normalised (see _pick_fields); anything else goes through normalize_headers.
+    index = _header_index(headers)
+    if index is not None:
+        key_input, key_sig = index.get("signature-input"), index.get("signature")
+        if key_input is not None and key_sig is not None:
+            inputs_text, sigs_text = headers[key_input], headers[key_sig]  # type: ignore[index]
+            if inputs_text.__class__ is str and sigs_text.__class__ is str:
+                h = {
+                    "signature-input": inputs_text.strip(" \t"),
+                    "signature": sigs_text.strip(" \t"),
+                }
+                sig = select_signature(_parse_signatures(h), policy.label, policy.tag)
+                names = _read_fields(sig)
+                # h can serve _verify once it has every field the signature covers.
+                if names is not None and _pick_fields(headers, index, names, h) is not None:
+                    return _verify(sig, key, method, url, h, headers, body, policy, algorithm, now)
+                normalized = normalize_headers(headers)
+                return _verify(
+                    sig, key, method, url, normalized, headers, body, policy, algorithm, now
+                )
+    normalized = normalize_headers(headers)
+    sig = select_signature(_parse_signatures(normalized), policy.label, policy.tag)
+    return _verify(sig, key, method, url, normalized, headers, body, policy, algorithm, now)
+
+
+def _read_fields(sig: SignatureInput) -> tuple[str, ...] | None:
+    """Every field :func:`_verify` reads for ``sig``, when it covers ``@method``,
+    ``@target-uri`` and plain fields (what Mastodon and we sign); else ``None``."""
+    coverage = sig._coverage
+    if coverage is None or coverage.components is not sig.components:
+        return None
+    names = coverage.field_names
+    if names is None or (sig.covers_digest and "content-digest" not in names):
+        return None
+    return names
+
+
+def _covered_fields(sig: SignatureInput, headers: Headers) -> Mapping[str, str]:
+    """The normalised headers, or as much of them as :func:`_verify` reads for ``sig``."""
+    names = _read_fields(sig)
+    index = None if names is None else _header_index(headers)
+    if names is not None and index is not None:
+        h = _pick_fields(headers, index, names, {})
+        if h is not None:
+            return h
+    return normalize_headers(headers)
 
 
 _REQUIRED: dict[tuple[str, ...], tuple[Component, ...]] = {}
@@ -658,9 +823,12 @@ def _verify(
         raise ClockSkewError(f"signature created {created - t:.0f} s in the future")
     end: float | None = expires
     if created is not None:
-        end = min(
-            created + policy.default_lifetime if end is None else end, created + policy.max_lifetime
-        )
+        # min(expires or created + default, created + max), without the call.
+        if end is None:
+            end = created + policy.default_lifetime
+        longest = created + policy.max_lifetime
+        if longest < end:
+            end = longest
     if end is not None and t > end + policy.clock_skew:
         raise SignatureExpiredError("the signature has expired")
     # 3. algorithm
@@ -686,7 +854,14 @@ def _verify(
         data = _base(sig.components, sig.signature_params, method, url, h, raw)
     if policy.verify_digest and sig.covers_digest:
         _check_content_digest(h["content-digest"], body or b"")
-    key.verify(sig.signature, data, alg)
+    verifier = key._verifiers.get(alg)  # key.verify, less one call
+    if verifier is None:
+        key.verify(sig.signature, data, alg)  # raises the error for alg
+    else:
+        try:
+            verifier(sig.signature, data)
+        except InvalidSignature:
+            raise InvalidSignatureError("signature does not verify") from None
     # VerifiedSignature(...) without its keyword __init__.
     verified: VerifiedSignature = _new_object(VerifiedSignature)
     verified.label = sig.label
@@ -703,17 +878,19 @@ def _verify(
 
 def _check_content_digest(value: str, body: bytes) -> None:
     """``digest.verify_content_digest``, with a fast path for one sha-256/sha-512 member."""
-    name, sep, rest = value.partition("=:")
-    if sep and rest.endswith(":") and (name == "sha-256" or name == "sha-512"):
-        try:
-            claimed = binascii.a2b_base64(rest[:-1], strict_mode=True)
-        except binascii.Error:
-            claimed = b""
-        expected = (hashlib.sha256 if name == "sha-256" else hashlib.sha512)(body).digest()
-        if len(claimed) == len(expected):
-            if not hmac.compare_digest(claimed, expected):
-                raise DigestMismatchError(f"Content-Digest {name} does not match the body")
-            return
+    if value[-1:] == ":" and len(value) > 9:
+        head = value[:9]  # what partition("=:") gives for the two names
+        factory = _sha256 if head == "sha-256=:" else _sha512 if head == "sha-512=:" else None
+        if factory is not None:
+            try:
+                claimed = _a2b(value[9:-1], strict_mode=True)
+            except ValueError:  # binascii.Error, or not ASCII
+                claimed = b""
+            expected = factory(body).digest()
+            if len(claimed) == len(expected):
+                if not _compare_digest(claimed, expected):
+                    raise DigestMismatchError(f"Content-Digest {head[:7]} does not match the body")
+                return
     verify_content_digest(value, body)  # every other shape, and its errors
 
 
@@ -752,64 +929,26 @@ def sign_request(
     key_id = key.id if key_id is None else key_id
     if key_id is None:
         raise ValueError("a key id is needed: pass key_id or give the key an id")
-    lowered: tuple[str, ...] = ()
-    if components is None and type(headers) is dict:
-        lowered = _LOWERED.get(tuple(headers)) or _lowered(headers)
-    out: dict[str, str]
     # The default coverage reads no field but the content-digest made here
-    # (``lowered`` is empty for keys that are not all str or twins by case).
+    # (``index`` is None for keys that are not all str, or twins by case).
+    index = None if components is not None else _header_index(headers)
+    out: dict[str, str]
     if (
-        lowered
-        and "content-digest" not in lowered
+        index is not None
+        and "content-digest" not in index
         and alg is None
         and expires is None
         and nonce is None
         and tag is None
-        and _LABELS.get(label)  # a valid label, seen before
     ):
+        template = _SIGN_TEMPLATES.get((method, url, key_id, label), _UNSEEN)
+        if template is _UNSEEN:
+            template = _sign_template(method, url, key_id, label)
         stamp = int(time.time() if now is None else now) if created is None else created
-        if type(stamp) is int and abs(stamp) <= 999_999_999_999_999:
-            # The usual request: what the general way below makes, in fewer steps.
-            params_text = f";created={stamp};keyid={_serialize_keyid(key_id)}"
-            parts = _URL_CACHE.get(url)
-            target_uri = (_url(url) if parts is None else parts).target_uri
-            if body is None:
-                signature_params = _DEFAULT_INNER + params_text
-                base = (
-                    f'"@method": {method}\n"@target-uri": {target_uri}\n'
-                    f'"@signature-params": {signature_params}'
-                )
-                lines = 2
-                out = {}
-            else:
-                digest = f"sha-256=:{_b2a(_sha256(body).digest(), newline=False).decode()}:"
-                out = {"Content-Digest": digest}
-                if body or method.upper() in _BODY_METHODS:
-                    signature_params = _DIGEST_INNER + params_text
-                    base = (
-                        f'"@method": {method}\n"@target-uri": {target_uri}\n'
-                        f'"content-digest": {digest}\n"@signature-params": {signature_params}'
-                    )
-                    lines = 3
-                else:
-                    signature_params = _DEFAULT_INNER + params_text
-                    base = (
-                        f'"@method": {method}\n"@target-uri": {target_uri}\n'
-                        f'"@signature-params": {signature_params}'
-                    )
-                    lines = 2
-            if base.count("\n") != lines:
-                raise MalformedSignatureError("a covered component value contains a line break")
-            try:
-                message = base.encode("ascii")
-            except UnicodeEncodeError:
-                raise MalformedSignatureError("a covered component value is not ASCII") from None
-            signature = key._signers[key._default](message)  # key.sign(message), less a call
-            out["Signature-Input"] = f"{label}={signature_params}"
-            out["Signature"] = f"{label}=:{_b2a(signature, newline=False).decode()}:"
-            return out
+        if template is not None and type(stamp) is int and abs(stamp) <= 999_999_999_999_999:
+            return template.sign(body, key, stamp)
     h: dict[str, str] = (
-        {} if lowered and "content-digest" not in lowered else normalize_headers(headers)
+        {} if index is not None and "content-digest" not in index else normalize_headers(headers)
     )
     out = {}
     if body is not None:
@@ -867,11 +1006,80 @@ def sign_request(
     return out
 
 
+class _SignTemplate:
+    """The usual signing of one (method, url, keyid, label), worked out once.
+
+    Default coverage, ``created`` and ``keyid`` only, for a method of ASCII
+    letters: split_url admits no line break nor other than ASCII and we make the
+    rest, so the signature base needs no checks.
+    """
+
+    __slots__ = ("body_method", "head", "keyid_param", "label")
+
+    def __init__(self, method: str, url: str, key_id: str, label: str) -> None:
+        # The errors sign_request raises for these, in its order.
+        self.keyid_param = f";keyid={_serialize_keyid(key_id)}"
+        self.head = f'"@method": {method}\n"@target-uri": {_url(url).target_uri}\n'
+        self.label = label
+        self.body_method = method.upper() in _BODY_METHODS
+
+    def sign(self, body: bytes | None, key: PrivateKey, created: int) -> dict[str, str]:
+        """What ``sign_request`` returns for this template and ``created``."""
+        if body is None:
+            digest = None
+            inner = _DEFAULT_INNER
+        else:
+            digest = f"sha-256=:{_b2a(_sha256(body).digest(), newline=False).decode()}:"
+            inner = _DIGEST_INNER if body or self.body_method else _DEFAULT_INNER
+        signature_params = f"{inner};created={created}{self.keyid_param}"
+        if inner is _DIGEST_INNER:
+            base = (
+                f'{self.head}"content-digest": {digest}\n"@signature-params": {signature_params}'
+            )
+        else:
+            base = f'{self.head}"@signature-params": {signature_params}'
+        signature = key._signers[key._default](base.encode())  # key.sign(...), less a call
+        label = self.label
+        out = {} if digest is None else {"Content-Digest": digest}
+        out["Signature-Input"] = f"{label}={signature_params}"
+        out["Signature"] = f"{label}=:{_b2a(signature, newline=False).decode()}:"
+        return out
+
+
+# (method, url, keyid, label) -> its _SignTemplate, or None where the general way
+# must sign (a method not of ASCII letters, an invalid label). Bounded; the
+# oldest entry goes first.
+_SIGN_TEMPLATES: dict[tuple[str, str, str, str], _SignTemplate | None] = {}
+_SIGN_TEMPLATES_MAX: Final = 1024
+
+
+def _sign_template(method: str, url: str, key_id: str, label: str) -> _SignTemplate | None:
+    """The :class:`_SignTemplate` of these, made and kept, else ``None``.
+
+    Raises what ``sign_request`` raises for the URL and the key id.
+    """
+    template: _SignTemplate | None = None
+    # An invalid label: the general way raises its error, after those it checks first.
+    if len(label) <= MAX_FIELD_LENGTH and _valid_label(label):
+        made = _SignTemplate(method, url, key_id, label)
+        template = made if method.isascii() and method.isalpha() else None
+    if len(url) + len(key_id) + len(label) < 4096:
+        if len(_SIGN_TEMPLATES) >= _SIGN_TEMPLATES_MAX:
+            # Another thread may change it meanwhile: then nothing to do.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del _SIGN_TEMPLATES[next(iter(_SIGN_TEMPLATES))]
+        _SIGN_TEMPLATES[method, url, key_id, label] = template
+    return template
+
+
 _DEFAULT_WITH_DIGEST: Final = (*DEFAULT_COMPONENTS, "content-digest")
 _DEFAULT_INNER: Final = '("@method" "@target-uri")'
 _DIGEST_INNER: Final = '("@method" "@target-uri" "content-digest")'
 _b2a: Final = binascii.b2a_base64
+_a2b: Final = binascii.a2b_base64
 _sha256: Final = hashlib.sha256
+_sha512: Final = hashlib.sha512
+_compare_digest: Final = hmac.compare_digest
 _SIGN_COVERAGE: dict[tuple[str | Component, ...], _Coverage] = {}
 
 
@@ -898,3 +1106,7 @@ def _serialize_keyid(key_id: str) -> str:
 
 def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+#: Marks a tuple not in _SIGN_TEMPLATES (a _SignTemplate: look-ups stay one type).
+_UNSEEN: Final = _SignTemplate("GET", "https://unseen.invalid/", "unseen", "unseen")

@@ -7,7 +7,7 @@ and ``"actor": [...]``; these read all three the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from activitypub.vocab._node import PUBLIC, Many, Node
 
@@ -59,17 +59,19 @@ def id_of(value: str | Node | Sequence[str | Node] | None) -> str | None:
 
     For an array, the first item's; for a Link without an ``id``, its ``href``.
     """
-    kind = type(value)
-    if kind is str or value is None:  # the usual cases first: no ABC check
-        return value
+    loose: Any = value
+    kind = type(loose)
+    if kind is str or loose is None:  # the usual cases first: no ABC check
+        return cast(str | None, loose)
+    item: Any
     if kind is list or (
-        kind is not dict and isinstance(value, Sequence) and not isinstance(value, str)
+        kind is not dict and isinstance(loose, Sequence) and not isinstance(loose, str)
     ):
-        if not value:
+        if not loose:
             return None
-        item = value[0]
+        item = loose[0]
     else:
-        item = value
+        item = loose
     if item is None or isinstance(item, str):
         return item
     if isinstance(item, Node):

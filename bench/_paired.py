@@ -1,0 +1,54 @@
+"""Paired timing: one of our calls beside the raw operation it wraps, in one run.
+
+Both sides run the same loop in many short slices, alternating (and swapping which
+goes first) so that both meet the same machine conditions, and each keeps its
+best slice. Other processes only ever slow a slice down, so the best slice is
+the closest to the undisturbed rate; with many slices both sides get the same
+chances at a quiet moment, which keeps the ratio steady on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import repeat
+
+__all__ = ["paired_rates"]
+
+
+def _calls_per_slice(fn: Callable[[], object], slice_seconds: float) -> int:
+    """How many calls of ``fn`` take about ``slice_seconds`` (at least one)."""
+    n = 1
+    while True:
+        start = time.perf_counter()
+        for _ in repeat(None, n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= slice_seconds / 4 or n >= 1 << 20:
+            return max(1, round(n * slice_seconds / max(elapsed, 1e-9)))
+        n *= 2
+
+
+def _slice_rate(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in repeat(None, n):
+        fn()
+    return n / (time.perf_counter() - start)
+
+
+def paired_rates(
+    ours: Callable[[], object], raw: Callable[[], object], seconds: float, slices: int = 24
+) -> tuple[float, float]:
+    """``(ours, raw)`` calls per second over about ``seconds`` in all, best slice of each."""
+    slice_seconds = seconds / (2 * slices)
+    n_ours = _calls_per_slice(ours, slice_seconds)
+    n_raw = _calls_per_slice(raw, slice_seconds)
+    best_ours = best_raw = 0.0
+    for i in range(slices):
+        if i % 2:
+            best_ours = max(best_ours, _slice_rate(ours, n_ours))
+            best_raw = max(best_raw, _slice_rate(raw, n_raw))
+        else:
+            best_raw = max(best_raw, _slice_rate(raw, n_raw))
+            best_ours = max(best_ours, _slice_rate(ours, n_ours))
+    return best_ours, best_raw
