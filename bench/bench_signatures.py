@@ -18,7 +18,9 @@ import bench_signatures_cavage
 import bench_signatures_rfc9421
 
 
-def _target(case: str) -> float:
+def _target(case: str) -> float | None:
+    if "(+ body digest)" in case:
+        return None  # information: the reference verifier hashed no body
     if "sign" in case and "verify" not in case:
         return 0.9
     return 0.75 if "cavage" in case else 0.6
@@ -39,14 +41,17 @@ def main() -> int:
     )
     seconds = parser.parse_args().seconds
     rows = bench_signatures_cavage.run(seconds) + bench_signatures_rfc9421.run(seconds)
-    print(f"{'case':40} {'ops/s':>10} {'raw ops/s':>10} {'ratio':>6} {'target':>6}")
+    print(f"{'case':52} {'ops/s':>10} {'raw ops/s':>10} {'ratio':>6} {'target':>6}")
     missed = 0
     for case, ours, raw in rows:
         ratio = ours / raw
         target = _target(case)
+        if target is None:
+            print(f"{case:52} {ours:10,.0f} {raw:10,.0f} {ratio:6.2f} {'info':>6}")
+            continue
         flag = "" if ratio >= target else "  BELOW TARGET"
         missed += ratio < target
-        print(f"{case:40} {ours:10,.0f} {raw:10,.0f} {ratio:6.2f} {target:6.2f}{flag}")
+        print(f"{case:52} {ours:10,.0f} {raw:10,.0f} {ratio:6.2f} {target:6.2f}{flag}")
     return 1 if missed else 0
 
 

@@ -43,6 +43,22 @@ from activitypub.signatures.digest import verify_digest
 
 # Methods seen that are letters only (so hold no line break) -> lower case.
 _LETTER_METHODS: dict[str, str] = {}
+
+# The last body digested: a fan-out signs one body for many inboxes, and the
+# body is hashed once. Keyed by the bytes object itself (held here, so no
+# other object can have its identity); bytes are immutable.
+_LAST_BODY: tuple[bytes, str] | None = None
+
+
+def _body_digest(body: bytes) -> str:
+    global _LAST_BODY
+    last = _LAST_BODY
+    if last is not None and last[0] is body:
+        return last[1]
+    digest = "SHA-256=" + _b2a_base64(_sha256(body).digest(), newline=False).decode("ascii")
+    if body.__class__ is bytes:
+        _LAST_BODY = (body, digest)
+    return digest
 _SIGN_PLAN: Final = _plan(("(request-target)", "host", "date"))
 _SIGN_PLAN_BODY: Final = _plan(("(request-target)", "host", "date", "digest"))
 
@@ -135,9 +151,7 @@ def sign_request(
         made = False
     if body is not None:
         if digest is None:
-            digest = added["Digest"] = (
-                "SHA-256=" + _b2a_base64(_sha256(body).digest(), newline=False).decode("ascii")
-            )
+            digest = added["Digest"] = _body_digest(body)
         else:
             if digest.__class__ is not str:
                 digest = _clean(digest)
@@ -273,10 +287,7 @@ class _Template:
                 "Host": self.host,
                 "Signature": f'{self.head}{_b64(signature)}"',
             }
-        b2a = _b2a_base64
-        digest = "SHA-256=" + b2a(
-            _sha256(b"" if body is None else body).digest(), newline=False
-        ).decode("ascii")
+        digest = _body_digest(b"" if body is None else body)
         signature = key._signers[self.key_algorithm](
             (self.prefix + date + "\ndigest: " + digest).encode()
         )
@@ -284,7 +295,7 @@ class _Template:
             "Date": date,
             "Host": self.host,
             "Digest": digest,
-            "Signature": f'{self.head_body}{b2a(signature, newline=False).decode("ascii")}"',
+            "Signature": f'{self.head_body}{_b64(signature)}"',
         }
 
 
