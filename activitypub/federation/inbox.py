@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from activitypub import vocab
+from activitypub import jsonfast, vocab
 from activitypub.errors import (
     ActivityPubError,
     ForbiddenError,
@@ -121,7 +120,7 @@ def queued(payload: dict[str, Any], body: bytes, data: dict[str, Any]) -> dict[s
 def task_document(payload: dict[str, Any]) -> dict[str, Any]:
     document = payload.get("activity")
     if document is None:
-        document = json.loads(payload["body"])
+        document = jsonfast.loads(payload["body"])
     if not isinstance(document, dict):
         raise ParseError("a queued activity must be a JSON object")
     return document
@@ -174,7 +173,7 @@ def check_content_type(request: Request) -> None:
 
 def parse_json(body: bytes, max_depth: int = 64) -> dict[str, Any]:
     try:
-        data = json.loads(body)
+        data = jsonfast.loads(body)
     except RecursionError:
         raise ParseError("JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -124,7 +124,7 @@ def _federation(port: int, db: str, worker: bool) -> Any:
 
     return Federation(
         f"http://127.0.0.1:{port}",
-        storage=f"sqlite:///{db}",
+        storage=os.environ.get("BENCH_STORAGE") or f"sqlite:///{db}",
         allow_private_addresses=True,
         worker=worker,
     )

@@ -1,0 +1,33 @@
+"""Decoding JSON fast, with the standard library's exact results.
+
+orjson decodes an inbox body about three times faster than :mod:`json`, and
+the decoding is a fixed cost of every request. Where the two could differ,
+the standard library decides: orjson reads integers beyond 64 bits as floats,
+so a body with a run of 19 or more digits (the only way to write one; the
+digits may as well be inside a string) goes to :func:`json.loads`, as does
+everything orjson refuses that :mod:`json` reads (``NaN``, lone surrogates,
+a byte order mark, UTF-16 and UTF-32 bodies, nesting past orjson's limit).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+__all__ = ["loads"]
+
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def loads(data: bytes | str) -> Any:
+    """What ``json.loads(data)`` returns (and raises), sooner."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if not _LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard library reads it, or says why not
+    return json.loads(data)
