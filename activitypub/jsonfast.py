@@ -12,20 +12,22 @@ a byte order mark, UTF-16 and UTF-32 bodies, nesting past orjson's limit).
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 __all__ = ["loads"]
 
-_LONG_NUMBER = re.compile(rb"\d{19}")
+# Every digit made a "0", then one substring search: far cheaper than a
+# regular expression, which tries a 19-digit match at every digit.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 def loads(data: bytes | str) -> Any:
     """What ``json.loads(data)`` returns (and raises), sooner."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if not _LONG_NUMBER.search(raw):
+    if _LONG_RUN not in raw.translate(_DIGITS_TO_ZERO):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
