@@ -86,3 +86,27 @@ async def test_asgi_mounted_in_starlette(fed: Federation) -> None:
         assert actor.json()["id"] == "http://testserver/users/alice"
         nodeinfo = await client.get("/.well-known/nodeinfo")
         assert nodeinfo.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a/inbox",
+        "http://a:80/x/y?q=1#f",
+        "http://a",
+        "http://a?x=/y",
+        "http://a#/y",
+        "https://a/b#c?d",
+        "/relative",
+        "http://a/p%20q",
+        "http://a/in\tbox",
+        " http://a/x ",
+        "http://a/\u00e9t\u00e9",
+    ],
+)
+def test_request_path_is_what_urlsplit_reads(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from activitypub.federation import Request
+
+    assert Request.build("GET", url).path == (urlsplit(url).path or "/")

@@ -42,7 +42,22 @@ class Request:
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        url = self.url
+        start = url.find("://")
+        # The usual absolute URL, with nothing urlsplit would strip (tabs, line
+        # breaks, outer spaces): cut out the path without parsing it all.
+        if start > 0 and url.isprintable() and url[0] != " " and url[-1] != " ":
+            slash = url.find("/", start + 3)
+            if slash < 0:
+                return "/"
+            end = len(url)
+            for mark in ("?", "#"):
+                found = url.find(mark, slash)
+                if 0 <= found < end:
+                    end = found
+            if "?" not in url[start:slash] and "#" not in url[start:slash]:
+                return url[slash:end]
+        return urlsplit(url).path or "/"
 
     @property
     def query(self) -> dict[str, list[str]]:

@@ -51,7 +51,9 @@ def aiohttp_handler(fed: Federation) -> Callable[[web.Request], Awaitable[web.St
 
 
 def _to_aiohttp(response: Response) -> web.Response:
-    return web.Response(status=response.status, body=response.body, headers=response.headers)
+    return web.Response(
+        status=response.status, body=response.body or None, headers=response.headers or None
+    )
 
 
 def aiohttp_app(fed: Federation) -> web.Application:
