@@ -12,6 +12,7 @@ __all__ = [
     "InboxError",
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
+    "TooManyItemsError",
     "ForbiddenError",
     "UnauthorizedActivityError",
     "ActivityPubError",
@@ -189,6 +190,10 @@ class PayloadTooLargeError(InboxError):
 
 class UnsupportedMediaTypeError(InboxError):
     status = 415
+
+
+class TooManyItemsError(InboxError):
+    """A property holds more items than the configured cap allows (S-31)."""
 
 
 class ForbiddenError(InboxError):

@@ -32,6 +32,7 @@ from activitypub.client import AddressPolicy, Client, Signer
 from activitypub.errors import ActivityPubError
 from activitypub.federation.context import InboxContext
 from activitypub.federation.http import Request, Response
+from activitypub.federation.limits import ItemCaps
 from activitypub.federation.paths import INSTANCE_ACTOR, Paths
 from activitypub.keys import PrivateKey
 from activitypub.queue import Queue, queue_from_url
@@ -93,6 +94,7 @@ class Federation:
         allow_private_addresses: bool = False,
         max_body: int = 1 << 20,
         max_json_depth: int = 64,
+        item_caps: ItemCaps | None = None,
         signature_window: float = 3600.0,
         software: tuple[str, str] = ("activitypub-python", "0.1.0"),
         open_registrations: bool = False,
@@ -121,6 +123,7 @@ class Federation:
         self.authorized_fetch = authorized_fetch
         self.max_body = max_body
         self.max_json_depth = max_json_depth
+        self.item_caps = item_caps or ItemCaps()
         self.signature_window = signature_window
         self.software = software
         self.open_registrations = open_registrations

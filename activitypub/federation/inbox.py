@@ -2,15 +2,16 @@
 
 Before the 202 (:func:`receive`), only what needs no stored state beyond
 the key cache and blocks: size → content type → JSON (and its depth) →
-digest → signature → the activity's outline read as JSON-LD (who did
-what to which object: :func:`outline_activity`; the full reading is the
-worker's) → key owner is the actor → blocks (actor, object: read from
-memory) → the authorisation rules that need no storage
+digest → signature → the activity's outline read as JSON-LD (who did what
+to which object: :func:`outline_activity`; the full reading is the
+worker's) → item caps (:mod:`~activitypub.federation.limits`) → key owner
+is the actor → blocks (actor, object: read from memory) → the
+authorisation rules that need no storage
 (:func:`~activitypub.federation.authorize.authorize_early`) → dedup and
 durable enqueue of the verified document, one transaction (or inline
-processing) → 202. Each step raises its own error class; :func:`receive` maps classes
-to status codes, so nothing stored changes (not even the dedup record)
-before every one of these checks passed.
+processing) → 202. Each step raises its own error class; :func:`receive`
+maps classes to status codes, so nothing stored changes (not even the
+dedup record) before every one of these checks passed.
 
 Then :func:`process` (the inbox worker, or inline): foreign embedded
 objects refetched → blocks again (the fetched object names its real author)
@@ -45,6 +46,7 @@ from activitypub.federation.authorize import authorize, authorize_early
 from activitypub.federation.context import InboxContext
 from activitypub.federation.forwarded import verify_forwarded
 from activitypub.federation.http import Request, Response
+from activitypub.federation.limits import check_items
 from activitypub.federation.verify import SignedBy, verify_http_signature
 from activitypub.jsonld import needs_compaction, normalize
 from activitypub.queue.sqlite import SqliteQueue
@@ -88,6 +90,7 @@ async def _receive(fed: Federation, request: Request, recipient: str | None) -> 
     signed = await verify_http_signature(fed, request)
     # Everything from here on reads the JSON-LD meaning, never the raw keys (S-23).
     document, activity = await outline_activity(data)
+    check_items(fed.item_caps, document)
     actor = await check_actor(fed, signed, data, activity)
     await check_blocks(fed, activity, actor, recipient)
     authorize_early(fed, activity, actor)
