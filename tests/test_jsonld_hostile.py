@@ -130,3 +130,17 @@ def test_invalid_context_is_a_jsonld_error() -> None:
         jsonld.expand({"@context": 42, "name": "x"})
     with pytest.raises(JsonLdError):
         jsonld.expand({"@context": {"name": {"@id": 7}}, "name": "x"})
+
+
+def test_compaction_has_a_time_budget() -> None:
+    from activitypub.errors import JsonLdTimeoutError
+    from activitypub.jsonld.processing import compact
+
+    doc = {
+        "@context": ["https://www.w3.org/ns/activitystreams", {"x": "as:name"}],
+        "type": "Note",
+        "tag": [{"type": "Hashtag", "x": f"#t{i}"} for i in range(3000)],
+    }
+    with pytest.raises(JsonLdTimeoutError, match="compaction"):
+        compact(doc, timeout=0.01)
+    assert compact({**doc, "tag": doc["tag"][:2]}, timeout=5)["tag"][0]["name"] == "#t0"

@@ -113,13 +113,19 @@ def compact(
     context: Any = None,
     *,
     loader: DocumentLoader | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
-    """Compact ``doc`` against ``context`` (default ``DEFAULT_CONTEXT``)."""
+    """Compact ``doc`` against ``context`` (default ``DEFAULT_CONTEXT``), within
+    ``timeout`` seconds (:class:`JsonLdTimeoutError` after): a received document
+    chooses how much work its compaction is, so it gets a budget, as
+    canonicalisation does. Run it beside the event loop."""
     check_depth(doc)
     check_depth(context)
     ctx = DEFAULT_CONTEXT if context is None else context
     options = _options(loader, doc)
-    result: dict[str, Any] = _run("compaction", lambda: pyld.compact(doc, ctx, options))
+    result: dict[str, Any] = _within(
+        timeout, lambda: _run("compaction", lambda: pyld.compact(doc, ctx, options)), "compaction"
+    )
     if "@context" in result:  # pyld hands back our own (shared) context objects
         result["@context"] = copy.deepcopy(result["@context"])
     return result
@@ -190,11 +196,11 @@ class _Expired(BaseException):
     """Raised inside the working thread; a BaseException so pyld cannot swallow it."""
 
 
-def _within(timeout: float, work: Callable[[], _R]) -> _R:
+def _within(timeout: float, work: Callable[[], _R], operation: str = "canonicalisation") -> _R:
     if timeout <= 0:
-        raise JsonLdTimeoutError("no time budget for canonicalisation")
+        raise JsonLdTimeoutError(f"no time budget for {operation}")
     if _set_async_exc is None:
-        return _within_profiled(timeout, work)
+        return _within_profiled(timeout, work, operation)
     thread_id = threading.get_ident()
     lock = threading.Lock()
     state = ["running"]
@@ -221,11 +227,11 @@ def _within(timeout: float, work: Callable[[], _R]) -> _R:
     except _Expired:
         fired = True
     if fired:
-        raise JsonLdTimeoutError(f"canonicalisation exceeded its {timeout:g} s budget")
+        raise JsonLdTimeoutError(f"{operation} exceeded its {timeout:g} s budget")
     return result
 
 
-def _within_profiled(timeout: float, work: Callable[[], _R]) -> _R:
+def _within_profiled(timeout: float, work: Callable[[], _R], operation: str) -> _R:
     deadline = time.monotonic() + timeout
     calls = [0]
 
@@ -239,7 +245,7 @@ def _within_profiled(timeout: float, work: Callable[[], _R]) -> _R:
     try:
         return work()
     except _Expired:
-        raise JsonLdTimeoutError(f"canonicalisation exceeded its {timeout:g} s budget") from None
+        raise JsonLdTimeoutError(f"{operation} exceeded its {timeout:g} s budget") from None
     finally:
         sys.setprofile(previous)
 
