@@ -546,20 +546,17 @@ def main() -> int:
     results: list[Result] = []
     try:
         actor.wait_ready()
+        where = (port, requests_file, warmups, work)
         for round_ in range(args.repeat):
             for case in cases:
                 print(
                     f"-- {case}" + (f" (round {round_ + 1})" if args.repeat > 1 else ""), flush=True
                 )
                 if case == "bare":
-                    results.append(
-                        measure(
-                            case, args, [*base, "bare", *pin], port, requests_file, warmups, work
-                        )
-                    )
+                    results.append(measure(case, args, [*base, "bare", *pin], *where))
                 elif case == "verify":
                     argv = [*base, "verify", *pin, "--public-pem", str(work / "public.pem")]
-                    results.append(measure(case, args, argv, port, requests_file, warmups, work))
+                    results.append(measure(case, args, argv, *where))
                 elif case in ("full", "full-inproc", "full-noworker"):
                     db = work / f"{case}-{round_}.db"  # each round its own: ids are reused
                     argv = [*base, "full", *pin, "--db", str(db)]
@@ -580,10 +577,7 @@ def main() -> int:
                             case,
                             args,
                             argv,
-                            port,
-                            requests_file,
-                            warmups,
-                            work,
+                            *where,
                             after=after,
                             db=db if case != "full-noworker" else None,
                             beside=beside,
@@ -617,10 +611,7 @@ def main() -> int:
                             case,
                             args,
                             argv,
-                            port,
-                            requests_file,
-                            warmups,
-                            work,
+                            *where,
                             cwd=FEDIFY_DIR,
                             after=fedify_after,
                         )

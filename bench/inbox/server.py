@@ -140,12 +140,7 @@ async def _run_worker(port: int, db: str) -> None:
     """The inbox worker alone, on the web process's database (``worker`` mode)."""
     fed = _federation(port, db, worker=True)
     await fed.start()
-    print("READY", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await _until_signalled()
     await fed.stop()
 
 
@@ -154,13 +149,18 @@ async def _serve(app: web.Application, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=1024, reuse_address=True)
     await site.start()
+    await _until_signalled()
+    await runner.cleanup()
+
+
+async def _until_signalled() -> None:
+    """Say READY, then wait for SIGTERM or SIGINT."""
     print("READY", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await runner.cleanup()
 
 
 def main() -> None:

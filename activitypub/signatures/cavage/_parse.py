@@ -132,23 +132,29 @@ _HEADS: dict[str, tuple[str, CavageAlgorithm, _Plan]] = {}
 _SIGNATURE_MARK: Final = ',signature="'
 
 
+def _known_head(value: str) -> tuple[tuple[str, CavageAlgorithm, _Plan], bytes] | None:
+    """The fast case: a head seen before, then ``,signature="<base64>"``; else None."""
+    if value[-1:] != '"' or len(value) > MAX_SIGNATURE_HEADER_LENGTH:
+        return None
+    end = value.rfind(_SIGNATURE_MARK)
+    head = _HEADS.get(value[:end]) if end > 0 else None
+    if head is None:
+        return None
+    encoded = value[end + 12 : -1]
+    if not encoded or '"' in encoded:
+        return None
+    try:
+        signature = _a2b_base64(encoded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise _malformed("signature is not base64") from None
+    return (head, signature) if signature else None
+
+
 def _parse(value: str) -> _Parsed:
-    if (
-        value.__class__ is str
-        and value[-1:] == '"'
-        and len(value) <= MAX_SIGNATURE_HEADER_LENGTH
-    ):
-        end = value.rfind(_SIGNATURE_MARK)
-        head = _HEADS.get(value[:end]) if end > 0 else None
-        if head is not None:
-            encoded = value[end + 12 : -1]
-            if encoded and '"' not in encoded:
-                try:
-                    signature = _a2b_base64(encoded, strict_mode=True)
-                except (binascii.Error, ValueError):
-                    raise _malformed("signature is not base64") from None
-                if signature:
-                    return head[0], head[1], head[2], signature, None, None, None
+    known = _known_head(value) if value.__class__ is str else None
+    if known is not None:
+        head, signature = known
+        return head[0], head[1], head[2], signature, None, None, None
     return _parse_slow(value)
 
 

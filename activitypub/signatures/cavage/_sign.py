@@ -29,7 +29,6 @@ from activitypub.signatures.cavage._common import (
 )
 from activitypub.signatures.cavage._coverage import _HEADER_LIST_RE, _plan
 from activitypub.signatures.cavage._fields import (
-    _NOT_SEEN,
     _SHAPES,
     _clean,
     _dict_shape,
@@ -118,9 +117,7 @@ def sign_request(
     get: Callable[[str], Any] | None = None
     shape: _Shape | None = None
     if type(headers) is dict:
-        shape = _SHAPES.get(tuple(headers), _NOT_SEEN)
-        if shape is _NOT_SEEN:
-            shape = _dict_shape(headers)
+        shape = _dict_shape(headers)
     if shape is not None:  # a plain dict: read it through its shape, no getter
         date_key, host_key, digest_key = shape.sign_keys
         date = None if date_key is None else headers[date_key]  # type: ignore[index]

@@ -7,7 +7,6 @@ uncommon case, and every error, is left to the general functions it inlines.
 
 from __future__ import annotations
 
-import binascii
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,20 +28,15 @@ from activitypub.signatures import digest as _digest
 from activitypub.signatures.cavage._common import (
     _KEY_ALGORITHM,
     CAVAGE_ALGORITHMS,
-    MAX_SIGNATURE_HEADER_LENGTH,
     CavageAlgorithm,
     Headers,
-    _a2b_base64,
     _b2a_base64,
     _compare_digest,
     _key_algorithm,
-    _malformed,
     _sha256,
 )
 from activitypub.signatures.cavage._coverage import _plan
 from activitypub.signatures.cavage._fields import (
-    _NOT_SEEN,
-    _SHAPES,
     _clean,
     _dict_shape,
     _find_header,
@@ -50,7 +44,7 @@ from activitypub.signatures.cavage._fields import (
     _lookup,
     _Shape,
 )
-from activitypub.signatures.cavage._parse import _HEADS, _SIGNATURE_MARK, SignatureParams, _parse
+from activitypub.signatures.cavage._parse import SignatureParams, _known_head, _parse
 from activitypub.signatures.cavage._signing_string import _build, _split_target
 from activitypub.signatures.cavage._time import _parse_http_date, _timestamp
 from activitypub.signatures.digest import verify_content_digest, verify_digest
@@ -199,9 +193,7 @@ def verify_request(
     get: Callable[[str], Any] | None = None
     shape: _Shape | None = None
     if type(headers) is dict:
-        shape = _SHAPES.get(tuple(headers), _NOT_SEEN)
-        if shape is _NOT_SEEN:
-            shape = _dict_shape(headers)
+        shape = _dict_shape(headers)
     if shape is not None:
         # A plain dict: ``hget(iget(name))`` is the case-insensitive lookup
         # (``None`` is never a key of a dict with a shape), with no getter.
@@ -213,20 +205,9 @@ def verify_request(
         header = None if get is not None else hget(iget("signature"))
         if header.__class__ is not str:
             header = _find_header(get if get is not None else _lookup(headers)[0])
-        # _parse's first case, inline: a known head, then `,signature="<base64>"`.
-        signature = b""
-        if header[-1:] == '"' and len(header) <= MAX_SIGNATURE_HEADER_LENGTH:
-            end = header.rfind(_SIGNATURE_MARK)
-            head = _HEADS.get(header[:end]) if end > 0 else None
-            if head is not None:
-                encoded = header[end + 12 : -1]
-                if encoded and '"' not in encoded:
-                    try:
-                        signature = _a2b_base64(encoded, strict_mode=True)
-                    except (binascii.Error, ValueError):
-                        raise _malformed("signature is not base64") from None
-        if signature:
-            key_id, algorithm, plan = head  # type: ignore[misc]
+        known = _known_head(header)  # _parse's first case
+        if known is not None:
+            (key_id, algorithm, plan), signature = known
             created_param = expires_param = expires_text = None
         else:
             key_id, algorithm, plan, signature, created_param, expires_param, expires_text = (
@@ -291,8 +272,8 @@ def verify_request(
         # An inbox checks the body's digest before the signature: verify_digest
         # remembers the last good (header text, body object), so this need not hash
         # the body again. Read only: this check itself records nothing.
-        known = _digest._LAST_GOOD
-        if known is not None and known[1] is body and known[0] == digest:
+        good = _digest._LAST_GOOD
+        if good is not None and good[1] is body and good[0] == digest:
             pass
         elif digest.__class__ is not str or not (
             len(digest) == 52
