@@ -58,6 +58,8 @@ def _body_digest(body: bytes) -> str:
     if body.__class__ is bytes:
         _LAST_BODY = (body, digest)
     return digest
+
+
 _SIGN_PLAN: Final = _plan(("(request-target)", "host", "date"))
 _SIGN_PLAN_BODY: Final = _plan(("(request-target)", "host", "date", "digest"))
 

@@ -147,17 +147,21 @@ def _build(
             return _build_lines(plan.names, method, target, get, created, expires, fallback_host)
         values: list[str] = []
         for name in plan.fields:
-            value = get(name)
-            if value is None:
-                if name == "host" and fallback_host:
-                    value = fallback_host
-                else:
-                    raise MissingComponentError(f"signed header {name!r} is not in the request")
-            elif value.__class__ is not str:
-                value = _clean(value)
-            values.append(value.strip())
+            values.append(_value(name, get, fallback_host))
         text = template.format(method, target, created, expires, *values)
     return _encode(text, plan.newlines)
+
+
+def _value(name: str, get: Callable[[str], Any], fallback_host: str | None) -> str:
+    """A signed header's value as it goes into the signing string."""
+    value = get(name)
+    if value is None:
+        if name == "host" and fallback_host:
+            return fallback_host.strip()
+        raise MissingComponentError(f"signed header {name!r} is not in the request")
+    if value.__class__ is not str:
+        value = _clean(value)
+    return str(value).strip()
 
 
 def _build_lines(
@@ -174,15 +178,7 @@ def _build_lines(
     append = lines.append
     for name in names:
         if not name.startswith("("):
-            value = get(name)
-            if value is None:
-                if name == "host" and fallback_host:
-                    value = fallback_host
-                else:
-                    raise MissingComponentError(f"signed header {name!r} is not in the request")
-            elif value.__class__ is not str:
-                value = _clean(value)
-            append(f"{name}: {value.strip()}")
+            append(f"{name}: {_value(name, get, fallback_host)}")
         elif name == "(request-target)":
             append(f"(request-target): {method} {target}")
         elif name == "(created)":
