@@ -447,3 +447,27 @@ async def test_put_object_batch_round_trips(tmp_path: Path) -> None:
         objs = [StoredObject(f"https://me/{i}", "Note", {"n": i}, "blog") for i in range(50)]
         await asyncio.gather(*(storage.put_object(o) for o in objs))
         assert [await storage.get_object(o.id) for o in objs] == objs
+
+
+async def test_concurrent_reads_share_one_hop(tmp_path: Path) -> None:
+    async with SqliteStorage(tmp_path / "a.db") as storage:
+        await storage.mark_seen("s", "x", at=1.0)
+        link = storage._db._link
+        assert link is not None
+        real, hops = link.executor.submit, []
+
+        def counted(fn: Any, *args: Any) -> Any:
+            hops.append(fn)
+            return real(fn, *args)
+
+        link.executor.submit = counted  # type: ignore[method-assign]
+        try:
+            results = await asyncio.gather(
+                *(storage.get_object(f"https://a.example/{n}") for n in range(20)),
+                storage._db.run(lambda c: 1 / 0),  # one failing read fails alone
+                return_exceptions=True,
+            )
+        finally:
+            link.executor.submit = real  # type: ignore[method-assign]
+        assert results[:20] == [None] * 20 and isinstance(results[20], ZeroDivisionError)
+        assert len(hops) == 1

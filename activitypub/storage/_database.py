@@ -133,7 +133,7 @@ class Database:
         write that manages its own transaction with :func:`transaction`)."""
         link = self._open_link()
         with _errors():
-            return await link.loop.run_in_executor(link.executor, fn, link.connection())
+            return await link.run_soon(fn)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` in a write transaction, committed when this returns.
@@ -172,6 +172,11 @@ class _Connection:
     scheduled: bool = False
     in_flight: Future[list[tuple[bool, Any]]] | None = None
     on_landing: asyncio.Future[None] | None = None  # for release() to wait on
+    # run() calls of one loop tick, shipped to the thread together
+    reads: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = field(
+        default_factory=list
+    )
+    reads_scheduled: bool = False
     # Views of rarely changed tables kept in memory (the domain blocks), shared
     # by every user of this connection, so a write through any of them is seen.
     views: dict[str, Any] = field(default_factory=dict)
@@ -232,6 +237,36 @@ class _Connection:
                 self.executor.shutdown(wait=False)
                 with _errors():
                     await closing
+
+    # -- reads, one hop per loop tick ------------------------------------------------
+    def run_soon(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """``fn(connection)`` in the thread, with the other run() calls of this
+        loop tick: concurrent readers (an inbox worker's tasks) share one hop."""
+        self.connection()
+        done: asyncio.Future[T] = self.loop.create_future()
+        self.reads.append((fn, done))
+        if not self.reads_scheduled:
+            self.reads_scheduled = True
+            self.loop.call_soon(self.ship_reads)
+        return done
+
+    def ship_reads(self) -> None:
+        self.reads_scheduled = False
+        batch = [(fn, done) for fn, done in self.reads if not done.done()]
+        self.reads = []
+        if not batch:
+            return
+        waiters = [done for _, done in batch]
+        if self.conn is None:
+            for done in waiters:
+                done.set_exception(StorageError("SQLite database is closed"))
+            return
+        flight = self.executor.submit(_each, self.conn, [fn for fn, _ in batch])
+        flight.add_done_callback(partial(self.signal_reads, waiters))
+
+    def signal_reads(self, waiters: list[asyncio.Future[Any]], flight: Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self.loop.call_soon_threadsafe(_settle, waiters, flight)
 
     # -- group commit ------------------------------------------------------------
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
@@ -327,6 +362,34 @@ def _close_when_made(ready: Future[sqlite3.Connection]) -> None:
     after ``_connect`` in the same thread, so ``ready`` is done."""
     if not ready.cancelled() and ready.exception() is None:
         ready.result().close()
+
+
+def _each(
+    conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
+) -> list[tuple[bool, Any]]:
+    """Run ``fns`` one after another, as they are; (ok, result or exception) each."""
+    outcomes: list[tuple[bool, Any]] = []
+    for fn in fns:
+        try:
+            outcomes.append((True, fn(conn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
+
+
+def _settle(waiters: list[asyncio.Future[Any]], flight: Future[list[tuple[bool, Any]]]) -> None:
+    """Hand each waiter its outcome from a finished batch (in the loop)."""
+    exc = StorageError("read cancelled") if flight.cancelled() else flight.exception()
+    outcomes: list[tuple[bool, Any]] = (
+        [(False, exc)] * len(waiters) if exc is not None else flight.result()
+    )
+    for done, (ok, value) in zip(waiters, outcomes, strict=True):
+        if done.done():  # its caller was cancelled meanwhile
+            continue
+        if ok:
+            done.set_result(value)
+        else:
+            done.set_exception(value)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
