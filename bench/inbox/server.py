@@ -26,6 +26,10 @@ Modes:
     process of a web/worker deployment, on ``--db`` (``--port`` names the
     web process, whose origin the ids are on).
 
+``BENCH_STORAGE=memory://`` (environment) puts the ``full`` and ``worker``
+modes on other storage than ``--db``, for diagnosis (the database check then
+has nothing to read).
+
 ``--cpu N`` pins the process (and its threads, e.g. the SQLite executor) to
 one core. ``--cprofile FILE`` profiles the process until it is stopped.
 The process prints ``READY`` once it listens and stops cleanly on SIGTERM or
