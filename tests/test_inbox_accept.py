@@ -211,3 +211,13 @@ async def test_web_and_worker_processes_share_the_queue(tmp_path: Path) -> None:
         await worker.stop()
         await running
         assert seen == [doc["id"]] and world.calls == []
+
+
+def test_parse_plain_leaves_compaction_to_the_caller() -> None:
+    doc = activity("Create", ALICE, note(ALICE, tag=[{"type": "Hashtag", "name": "#x"}]))
+    plain = vocab.parse_plain(doc)
+    assert isinstance(plain, vocab.Create) and isinstance(plain.object, vocab.Note)
+    assert plain.object.tag is not None  # read in full, unlike an outline
+    deep = activity("Create", ALICE, note(ALICE, tag=[{"type": "Hashtag", "as:name": "#x"}]))
+    assert vocab.parse_plain(deep) is None  # needs JSON-LD: not compacted here
+    assert isinstance(vocab.parse(deep), vocab.Create)  # parse() compacts it itself

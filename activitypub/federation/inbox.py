@@ -345,6 +345,21 @@ def read_activity(document: dict[str, Any]) -> vocab.Activity:
     return node
 
 
+async def read_queued(document: dict[str, Any]) -> vocab.Activity:
+    """The activity a queued document holds, read in full: straight from its
+    JSON, or, if it must be compacted, from its compaction beside the loop
+    (S-25). One pass either way, no separate check first."""
+    try:
+        node = vocab.parse_plain(document)
+    except ActivityPubError as exc:
+        raise ParseError(f"not a readable activity: {exc}") from exc
+    if node is None:
+        return read_activity(await _compact_beside_loop(document))
+    if not isinstance(node, vocab.Activity):
+        raise ParseError(f"{document.get('type')!r} is not an activity")
+    return node
+
+
 async def refetch_foreign_objects(
     fed: Federation, activity: vocab.Activity, actor: str
 ) -> vocab.Activity:
@@ -380,7 +395,7 @@ async def process(fed: Federation, payload: dict[str, Any]) -> None:
     and the application's handlers; an activity refused here is dropped (logged)."""
     from activitypub.federation.bookkeeping import apply
 
-    activity = read_activity(await normalize_beside_loop(task_document(payload)))
+    activity = await read_queued(task_document(payload))
     recipient: str | None = payload.get("recipient")
     actor: str = payload["signer"]
     try:

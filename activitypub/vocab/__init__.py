@@ -75,7 +75,7 @@ from activitypub.vocab._objects import (
     Tombstone,
     Video,
 )
-from activitypub.vocab._parse import dumps, parse, read_outline
+from activitypub.vocab._parse import dumps, parse, parse_plain, read_outline
 from activitypub.vocab._refs import PUBLIC, as_list, first, id_of, ids_of, is_public
 from activitypub.vocab._security import CryptographicKey, Multikey
 from activitypub.vocab._tags import Emoji, Hashtag, Mention, PropertyValue
@@ -158,6 +158,7 @@ __all__ = [
     "ids_of",
     "is_public",
     "parse",
+    "parse_plain",
     "read_outline",
     "parse_datetime",
 ]

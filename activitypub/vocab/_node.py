@@ -387,7 +387,9 @@ class Node(_Declared):
         """Read a parsed JSON document; see :func:`activitypub.vocab.parse`."""
         from activitypub.vocab._parse import read_document
 
-        return read_document(data, cls)
+        node = read_document(data, cls)
+        assert node is not None  # compact=True: always read
+        return node
 
     def to_json(self) -> dict[str, Any]:
         """Compact JSON with an ``@context`` naming exactly what is used.

@@ -12,6 +12,7 @@ standard ones) are written back, but only those the output still uses.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from activitypub.vocab._context import Defs, known_terms, read_defs
 from activitypub.vocab._node import Node, build
 from activitypub.vocab._values import MAX_DEPTH, Unusual, _Sink, _Source
 
-__all__ = ["dumps", "parse", "read_outline"]
+__all__ = ["dumps", "parse", "parse_plain", "read_outline"]
 
 N = TypeVar("N", bound=Node)
 
@@ -62,8 +63,13 @@ def _read_compacted(data: dict[str, Any], cls: type[Node]) -> Node:
     return build(data, (cls,), 0, src, strict=True)
 
 
-def read_document(data: Any, cls: type[N]) -> N:
-    """Read one top-level JSON object as ``cls`` (or the subclass its type names)."""
+def read_document(data: Any, cls: type[N], *, compact: bool = True) -> N | None:
+    """Read one top-level JSON object as ``cls`` (or the subclass its type names).
+
+    A document that reads differently as JSON-LD is compacted first; with
+    ``compact=False`` the answer for it is None instead (so that a caller can
+    compact it beside its event loop).
+    """
     if isinstance(data, bytes | bytearray | str):
         data = _loads(bytes(data) if isinstance(data, bytearray) else data)
     if type(data) is not dict:
@@ -73,16 +79,26 @@ def read_document(data: Any, cls: type[N]) -> N:
         usual = is_usual_context(context)
     except RecursionError:
         raise VocabularyError(f"nested deeper than {MAX_DEPTH} levels") from None
+    node: Node | None = None
     if usual:
         src = _Source(read_defs(context), checking=True) if context is not None else _CHECKING
-        try:
+        with contextlib.suppress(Unusual):  # then it is compacted, or None
             node = build(data, (cls,), 0, src, strict=True)
-        except Unusual:
-            node = _read_compacted(data, cls)
-    else:
+    if node is None:
+        if not compact:
+            return None
         node = _read_compacted(data, cls)
     assert isinstance(node, cls)
     return node
+
+
+def parse_plain(data: dict[str, Any]) -> Node | None:
+    """:func:`parse` of a decoded document that reads as plain JSON; None when
+    it must be compacted first (:func:`activitypub.jsonld.normalize`), which
+    is the caller's to do where it does not block anything."""
+    from activitypub.vocab._core import Object
+
+    return read_document(data, Object, compact=False)
 
 
 def read_outline(data: dict[str, Any], *, compacted: bool = False) -> Node | None:
@@ -119,7 +135,9 @@ def parse(data: bytes | str | dict[str, Any]) -> Node:
     """
     from activitypub.vocab._core import Object
 
-    return read_document(data, Object)
+    node = read_document(data, Object)
+    assert node is not None
+    return node
 
 
 def write_document(node: Node) -> dict[str, Any]:
