@@ -48,7 +48,7 @@ from activitypub.federation.forwarded import verify_forwarded
 from activitypub.federation.http import Request, Response
 from activitypub.federation.limits import check_items
 from activitypub.federation.verify import SignedBy, verify_http_signature
-from activitypub.jsonld import needs_compaction, normalize
+from activitypub.jsonld import normalize
 from activitypub.queue.sqlite import SqliteQueue
 from activitypub.signatures.digest import verify_body_digest
 from activitypub.storage.sqlite import SqliteStorage
@@ -287,19 +287,10 @@ async def check_blocks(
                 raise ForbiddenError("the object's author is blocked")
 
 
-async def normalize_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` itself when its keys read as their JSON-LD meaning, else its
-    compaction, in a worker thread.
-
-    Compaction is CPU-bound and grows with the document: an authenticated
-    sender must not be able to stall the event loop with it (S-25).
-    """
-    if not needs_compaction(data):
-        return data
-    return await _compact_beside_loop(data)
-
-
 async def _compact_beside_loop(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` compacted in a worker thread: compaction is CPU-bound and grows
+    with the document, and an authenticated sender must not be able to stall
+    the event loop with it (S-25)."""
     try:
         normalized = await asyncio.to_thread(normalize, data)
     except ActivityPubError as exc:
@@ -335,7 +326,8 @@ def _outline(document: dict[str, Any], *, compacted: bool = False) -> vocab.Node
 
 
 def read_activity(document: dict[str, Any]) -> vocab.Activity:
-    """The activity a normalised document (:func:`normalize_beside_loop`) holds, read in full."""
+    """The activity a document holds, read in full (compacting it on this
+    thread if it must: for documents already compacted, see :func:`read_queued`)."""
     try:
         node = vocab.parse(document)
     except ActivityPubError as exc:

@@ -50,7 +50,7 @@ def check_size_and_type(fed: Federation, request: Request) -> None:
 
 
 async def _full_read(document: dict[str, Any]) -> Any:
-    return pipeline.read_activity(await pipeline.normalize_beside_loop(document))
+    return await pipeline.read_queued(document)
 
 
 async def main() -> None:
@@ -173,7 +173,7 @@ async def main() -> None:
             ),
         )
         full = await step(
-            "  worker: normalize + read_activity (full read)",
+            "  worker: read_queued (full read)",
             lambda i: _full_read(docs[i]),
         )
         await step(
