@@ -10,11 +10,11 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from activitypub.queue.base import Task
 from activitypub.storage._database import dump_json, load_json
+from activitypub.storage._shared import InMemory
 
 __all__ = ["MemoryQueue"]
 
@@ -33,28 +33,13 @@ class _Entry:
     error: str | None = None
 
 
-class MemoryQueue:
+class MemoryQueue(InMemory):
     """:class:`~activitypub.queue.Queue` in process memory."""
 
     def __init__(self) -> None:
         self._seq = itertools.count()
         self._tasks: dict[str, _Entry] = {}
         self._keys: dict[str, str] = {}
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def __aenter__(self) -> MemoryQueue:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def enqueue(
         self,

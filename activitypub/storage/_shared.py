@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from activitypub.storage.base import StoredObject
 
-__all__ = ["domain_and_parents", "normalise_host", "tombstone"]
+__all__ = ["InMemory", "domain_and_parents", "normalise_host", "tombstone"]
+
+
+class InMemory:
+    """What the memory storage and queue share: nothing to open or close,
+    and ``async with`` all the same, like their SQLite counterparts."""
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
 
 
 def normalise_host(host: str) -> str:

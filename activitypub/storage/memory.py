@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from types import TracebackType
 from typing import Any, TypeVar
 
 from activitypub.storage._database import dump_json, load_json
-from activitypub.storage._shared import domain_and_parents, normalise_host, tombstone
+from activitypub.storage._shared import InMemory, domain_and_parents, normalise_host, tombstone
 from activitypub.storage.base import (
     CachedDocument,
     Follower,
@@ -41,7 +40,7 @@ def _clone(data: dict[str, Any]) -> dict[str, Any]:
     return load_json(dump_json(data))
 
 
-class MemoryStorage:
+class MemoryStorage(InMemory):
     """:class:`~activitypub.storage.Storage` in process memory; gone on exit."""
 
     def __init__(self) -> None:
@@ -56,21 +55,6 @@ class MemoryStorage:
         self._cache: dict[str, CachedDocument] = {}
         self._blocks: set[tuple[str, str]] = set()
         self._domain_blocks: set[str] = set()
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def __aenter__(self) -> MemoryStorage:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     # -- local actors ---------------------------------------------------------------
     async def put_local_actor(self, actor: LocalActor) -> None:

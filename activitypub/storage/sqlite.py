@@ -387,8 +387,8 @@ class SqliteStorage(SqliteBacked):
         return removed
 
     async def is_domain_blocked(self, host: str) -> bool:
-        view: _View | None = self._db.views().get(_DOMAIN_VIEW)
-        if view is not None and view.fresh(self.domain_blocks_ttl):
+        view = self._db.views().get(_DOMAIN_VIEW)
+        if isinstance(view, _View) and view.fresh(self.domain_blocks_ttl):
             blocked = view.load.result()  # the usual case: nothing to wait for
         else:
             blocked = await self._domain_blocks()
@@ -396,14 +396,16 @@ class SqliteStorage(SqliteBacked):
 
     async def _domain_blocks(self) -> frozenset[str]:
         views = self._db.views()
-        found: _View | None = views.get(_DOMAIN_VIEW)
-        if found is None or (found.done() and not found.fresh(self.domain_blocks_ttl)):
-            found = views[_DOMAIN_VIEW] = _View(self._load_domain_blocks())
-        view = found
+        view = views.get(_DOMAIN_VIEW)
+        if not isinstance(view, _View) or (
+            view.load.done() and not view.fresh(self.domain_blocks_ttl)
+        ):
+            view = views[_DOMAIN_VIEW] = _View(self._load_domain_blocks())
+        load = view.load
         try:
-            return await asyncio.shield(view.load)
+            return await asyncio.shield(load)
         except BaseException:
-            if views.get(_DOMAIN_VIEW) is view and view.done():
+            if views.get(_DOMAIN_VIEW) is view and load.done():
                 del views[_DOMAIN_VIEW]  # a failed read is not kept
             raise
 
@@ -429,9 +431,6 @@ class _View:
 
     def _loaded(self, _: Any) -> None:
         self.loaded_at = time.monotonic()
-
-    def done(self) -> bool:
-        return self.load.done()
 
     def fresh(self, ttl: float) -> bool:
         """Loaded (successfully) less than ``ttl`` seconds ago."""
