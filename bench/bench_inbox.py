@@ -333,7 +333,7 @@ def measure(
             status = send_raw(port, raw)
             if not 200 <= status < 300:
                 raise RuntimeError(f"{case}: warm-up answered {status}; see {server.log}")
-        if args.py_spy and case.startswith("full"):
+        if args.py_spy and case != "fedify":
             profiler = subprocess.Popen(
                 [args.py_spy, "record", "--pid", str(server.p.pid), "--rate", "250",
                  "--duration", str(args.duration), "--format", "raw",
@@ -468,7 +468,7 @@ def main() -> int:
         help="seconds to watch the full case's worker drain the queue after the load",
     )  # fmt: skip
     parser.add_argument("--cprofile", action="store_true", help="cProfile the full case")
-    parser.add_argument("--py-spy", default=None, help="py-spy binary: sample the full case")
+    parser.add_argument("--py-spy", default=None, help="py-spy binary: sample each server case")
     parser.add_argument(
         "--repeat", type=int, default=1,
         help="rounds of all the cases, interleaved; the summary takes each case's best",

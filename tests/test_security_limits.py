@@ -141,3 +141,43 @@ async def test_s31_caps_are_configurable(world: World) -> None:
     few = activity("Create", ALICE, note(ALICE, 2, tag=tags[:3]), n=2)
     await assert_rejected(world, await signed_post(world, ALICE, few), 400)
     assert (await post(world, ALICE, activity("Create", ALICE, note(ALICE, 5), n=5))).status == 202
+
+
+def _verdict(caps: ItemCaps, document: dict[str, Any], body: bytes | None) -> bool:
+    from activitypub.errors import TooManyItemsError
+    from activitypub.federation.limits import check_items
+
+    try:
+        check_items(caps, document, body)
+    except TooManyItemsError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_s31_comma_bound_never_changes_the_verdict(encoding: str) -> None:
+    """Counting the body's commas may only skip the count when nothing can be over."""
+    import json
+    import random
+
+    rng = random.Random(31)
+    keys = ["to", "cc", "bto", "bcc", "audience", "tag", "attachment", "oneOf", "anyOf"]
+    for _ in range(400):
+        caps = ItemCaps(*(rng.randint(1, 6) for _ in range(4)))
+
+        def node() -> dict[str, Any]:
+            out: dict[str, Any] = {"type": "Note"}
+            for key in rng.sample(keys, rng.randint(0, len(keys))):
+                n = rng.randint(0, 8)
+                out[key] = "x" if n == 1 and rng.random() < 0.5 else [f"i{j}" for j in range(n)]
+            return out
+
+        document = {**node(), "object": node()}
+        for separators in ((",", ":"), (", ", ": ")):
+            body = json.dumps(document, separators=separators).encode(encoding)
+            assert _verdict(caps, document, body) == _verdict(caps, document, None)
+    # what the bound skips: a small body under the default caps is never counted
+    assert _verdict(ItemCaps(), {"to": ["a"] * 5}, b'{"to":["a","a","a","a","a"]}')
+    # and a body whose commas reach the smallest cap is counted in full
+    over = {"tag": list(range(3))}
+    assert not _verdict(ItemCaps(tags=2), over, json.dumps(over).encode())

@@ -90,7 +90,7 @@ async def _receive(fed: Federation, request: Request, recipient: str | None) -> 
     signed = await verify_http_signature(fed, request)
     # Everything from here on reads the JSON-LD meaning, never the raw keys (S-23).
     document, activity = await outline_activity(data)
-    check_items(fed.item_caps, document)
+    check_items(fed.item_caps, document, request.body if document is data else None)
     actor = await check_actor(fed, signed, data, activity)
     await check_blocks(fed, activity, actor, recipient)
     authorize_early(fed, activity, actor)

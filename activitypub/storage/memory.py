@@ -234,7 +234,8 @@ class MemoryStorage(InMemory):
         return True
 
     async def is_domain_blocked(self, host: str) -> bool:
-        return any(h in self._domain_blocks for h in domain_and_parents(host))
+        blocked = self._domain_blocks
+        return bool(blocked) and any(h in blocked for h in domain_and_parents(host))
 
 
 _F = TypeVar("_F", Follower, Following)

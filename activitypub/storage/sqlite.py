@@ -392,7 +392,7 @@ class SqliteStorage(SqliteBacked):
             blocked = view.load.result()  # the usual case: nothing to wait for
         else:
             blocked = await self._domain_blocks()
-        return any(h in blocked for h in domain_and_parents(host))
+        return bool(blocked) and any(h in blocked for h in domain_and_parents(host))
 
     async def _domain_blocks(self) -> frozenset[str]:
         views = self._db.views()
