@@ -251,7 +251,16 @@ class _Template:
     then every signed value is one made here, so the signing string needs no checks.
     """
 
-    __slots__ = ("body_method", "head", "head_body", "host", "key_algorithm", "prefix", "usable")
+    __slots__ = (
+        "body_method",
+        "dated",
+        "head",
+        "head_body",
+        "host",
+        "key_algorithm",
+        "prefix",
+        "usable",
+    )
 
     def __init__(
         self, method: str, url: str, key_id: str, algorithm: str, key_type: KeyType
@@ -266,6 +275,9 @@ class _Template:
         self.prefix = f"(request-target): {method.lower()} {target}\nhost: {host}\ndate: "
         self.body_method = method.upper() in _BODY_METHODS
         self.usable = url_clean and method.isalpha()
+        #: (second, its Date, the signing string up to the digest's value):
+        #: the Date changes once a second, not once a request.
+        self.dated: tuple[int, str, str] = (-1, "", "")
         if self.usable:
             try:
                 self.prefix.encode()
@@ -277,8 +289,12 @@ class _Template:
     ) -> dict[str, str]:
         """What ``sign_request`` returns for this template."""
         seconds = int(time.time() if now is None else _timestamp(now))
-        last = _LAST_DATE[0]
-        date = last[1] if last[0] == seconds else _format_http_date(seconds)
+        dated = self.dated
+        if dated[0] != seconds:
+            last = _LAST_DATE[0]
+            date = last[1] if last[0] == seconds else _format_http_date(seconds)
+            dated = self.dated = (seconds, date, f"{self.prefix}{date}\ndigest: ")
+        date = dated[1]
         if body is None and not self.body_method:
             signature = key._signers[self.key_algorithm]((self.prefix + date).encode())
             return {
@@ -286,15 +302,20 @@ class _Template:
                 "Host": self.host,
                 "Signature": f'{self.head}{_b64(signature)}"',
             }
-        digest = _body_digest(b"" if body is None else body)
-        signature = key._signers[self.key_algorithm](
-            (self.prefix + date + "\ndigest: " + digest).encode()
-        )
+        if body is None:
+            body = b""
+        last_body = _LAST_BODY  # _body_digest, inlined: this is the hot path
+        if last_body is not None and last_body[0] is body:
+            digest = last_body[1]
+        else:
+            digest = _body_digest(body)
+        signature = key._signers[self.key_algorithm]((dated[2] + digest).encode())
+        encoded = _b2a_base64(signature, newline=False).decode("ascii")  # _b64, inlined
         return {
             "Date": date,
             "Host": self.host,
             "Digest": digest,
-            "Signature": f'{self.head_body}{_b64(signature)}"',
+            "Signature": f'{self.head_body}{encoded}"',
         }
 
 
