@@ -43,6 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
 
+from activitypub import jsonfast
 from activitypub.errors import StorageError
 from activitypub.storage.migrations import migrate
 
@@ -501,6 +502,9 @@ def _errors() -> Iterator[None]:
 def dump_json(data: dict[str, Any]) -> str:
     """Compact JSON text; ``\\u`` escapes only if the text holds lone surrogates,
     which a remote document may carry but UTF-8 (so SQLite) cannot."""
+    fast = jsonfast.dumps_compact(data)
+    if fast is not None:  # orjson refuses lone surrogates: those come here
+        return fast
     text = _COMPACT.encode(data)
     try:
         text.encode()
@@ -515,7 +519,7 @@ _ESCAPED = json.JSONEncoder(separators=(",", ":"))
 
 
 def load_json(text: str) -> dict[str, Any]:
-    data = json.loads(text)
+    data = jsonfast.loads(text)
     if not isinstance(data, dict):
         raise StorageError("stored JSON is not an object: the database was edited by hand?")
     return cast(dict[str, Any], data)
