@@ -1,7 +1,8 @@
 """Inbox throughput: unique signed Create(Note) activities accepted per second.
 
 Run: ``python bench/bench_inbox.py`` (``--help`` for options; needs ``wrk``:
-``apt-get install wrk``). About a minute on a 2-core machine.
+``apt-get install wrk``). About a minute on a 2-core machine. On a noisy
+machine, ``--paired N`` (below) gives the steadier full / verify figure.
 
 What runs, all on 127.0.0.1, every process started here and stopped by its PID:
 
@@ -44,6 +45,25 @@ activity answered 2xx must be in the ``seen`` table exactly once, and be
 either stored (its Note in ``objects``, the worker processed it) or still
 waiting in ``tasks`` -- never both, never neither.
 
+Paired mode, ``--paired N`` (e.g. ``--paired 10 --duration 3``): on a noisy
+machine whose speed drifts over seconds, cases run a minute apart are not
+comparable, so instead of ``--cases`` this starts the ``verify`` server and
+the ``full`` web process (with its worker process beside it, exactly as the
+``full`` case) once each, on two ports, both on ``--server-cpu``, and runs N
+pairs of ``--duration``-second wrk slices back to back, verify then full,
+then full then verify, and so on (as ``bench/_paired.py`` does for the
+signature benchmarks). During a verify slice the worker process, which shares
+wrk's core, is stopped (SIGSTOP) and resumed after. Each full slice starts in
+the request list past everything earlier full slices sent (``replay.lua``'s
+offset argument), so the full server only sees new activities; the full
+slices share ``--requests`` between them, and a slice that wraps is flagged
+(pass more requests). The verify server checks the requests as signed for the
+full server's port: its signature covers the ``Host`` header they carry. The
+verdict is the median over the pairs of full unique/s over verify req/s, each
+pair's two slices having met nearly the same machine; per slice the table
+also gives the server's CPU per request. At the end the full server's
+database is checked as above, over all its slices together.
+
 Targets (from the issue): full >= 0.7 x verify, and >= 5 x Fedify.
 """
 
@@ -59,6 +79,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -293,12 +314,15 @@ def _drain_rate(db: Path, seconds: float) -> str:
     )
 
 
-def run_wrk(args: argparse.Namespace, port: int, requests_file: Path) -> dict[str, str]:
+def run_wrk(
+    args: argparse.Namespace, port: int, requests_file: Path, offset: int = 0
+) -> dict[str, str]:
+    """One wrk run; ``offset`` requests into the list (see ``replay.lua``)."""
     argv = [
         "taskset", "-c", str(args.wrk_cpu),
         "wrk", "-t", str(args.threads), "-c", str(args.connections),
         "-d", f"{args.duration}s", "--timeout", "30s", "-s", str(LUA),
-        f"http://127.0.0.1:{port}", "--", str(requests_file), str(args.threads),
+        f"http://127.0.0.1:{port}", "--", str(requests_file), str(args.threads), str(offset),
     ]  # fmt: skip
     out = subprocess.run(argv, capture_output=True, text=True, timeout=args.duration + 600)
     m = re.search(r"^RESULT (.*)$", out.stdout, re.M)
@@ -425,6 +449,261 @@ def check_full_db(db: Path, warm: int, out: dict[str, str], connections: int) ->
     ]
 
 
+# -- paired mode (--paired N) --------------------------------------------------------------
+
+
+@dataclass
+class Slice:
+    """One short wrk run against one of the two servers of ``--paired``."""
+
+    case: str
+    offset: int  # requests into the list the slice started at (see replay.lua)
+    out: dict[str, str]  # wrk's RESULT line
+    busy: float  # the server's CPU seconds over wall seconds, during the slice
+    cpu: dict[str, float]  # the server's CPU seconds during the slice, by thread
+    threads: int  # wrk threads
+
+    @property
+    def seconds(self) -> float:
+        return int(self.out["duration_us"]) / 1e6
+
+    @property
+    def requests(self) -> int:
+        return int(self.out["requests"])
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def unique(self) -> int:
+        """Activities answered 2xx that the server had not seen before (at most)."""
+        return min(self.requests, int(self.out["ok"]), int(self.out["unique"]))
+
+    @property
+    def unique_rate(self) -> float:
+        return self.unique / self.seconds
+
+    @property
+    def advance(self) -> int:
+        """An offset step past every request this slice sent, in flight or answered
+        (``threads x`` the most any one wrk thread sent: they may go unevenly)."""
+        sent = int(self.out["sent"])
+        return max(sent, int(self.out.get("sent_max", sent)) * self.threads)
+
+    def us_per_request(self) -> str:
+        if not self.requests:
+            return "-"
+        per = {name: sec / self.requests * 1e6 for name, sec in self.cpu.items()}
+        total = f"{sum(per.values()):.0f}"
+        if per.get("other threads"):
+            return f"{total} ({per['main']:.0f}+{per['other threads']:.0f})"
+        return total
+
+
+def _set_paused(proc: Proc, paused: bool) -> None:
+    """SIGSTOP (or SIGCONT) a process started here, and wait until it is stopped
+    (or running again)."""
+    if proc.p.poll() is not None:
+        raise RuntimeError(f"{proc.name} exited ({proc.p.returncode}); see {proc.log}")
+    proc.p.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        state = Path(f"/proc/{proc.p.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if (state in ("T", "t")) == paused:
+            return
+        time.sleep(0.002)
+    raise RuntimeError(f"{proc.name} did not {'stop' if paused else 'resume'}")
+
+
+def _run_slice(
+    case: str, args: argparse.Namespace, port: int, pid: int, requests_file: Path, offset: int
+) -> Slice:
+    cpu0, threads0, t0 = _cpu_seconds(pid), _thread_cpu(pid), time.monotonic()
+    out = run_wrk(args, port, requests_file, offset)
+    busy = (_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    cpu = {name: sec - threads0.get(name, 0.0) for name, sec in _thread_cpu(pid).items()}
+    return Slice(case, offset, out, busy, cpu, args.threads)
+
+
+def run_paired(
+    args: argparse.Namespace,
+    base: list[str],
+    port: int,
+    verify_port: int,
+    requests_file: Path,
+    warmups: list[bytes],
+    work: Path,
+) -> tuple[list[tuple[Slice, Slice]], list[str]]:
+    """Start the verify and the full server once each, then run ``args.paired``
+    pairs of slices, verify and full back to back, swapping which goes first.
+
+    The full server listens on ``port``, the one the requests were signed for
+    (their ``Host`` header); the verify server on ``verify_port`` checks the
+    signature over the ``Host`` header the request carries, so the same bytes
+    pass there. During a verify slice the full case's worker process, which
+    shares wrk's core, is stopped (SIGSTOP) and resumed after. Each full slice
+    starts past every request earlier full slices sent, so the full server only
+    sees new activities (unless a slice reaches the end of the list: a wrap).
+    Returns the pairs (verify, full) in order and notes (drain, db check).
+    """
+    n = args.paired
+    pin = ["--cpu", str(args.server_cpu)]
+    verify = Proc(
+        [*base, "verify", "--port", str(verify_port), *pin,
+         "--public-pem", str(work / "public.pem")],
+        name="verify", log=work / "verify.log",
+    )  # fmt: skip
+    db = work / "full-paired.db"
+    full_argv = [*base, "full", "--port", str(port), *pin, "--db", str(db), "--no-worker"]
+    if args.cprofile:
+        full_argv += ["--cprofile", str(work / "full.prof")]
+    full: Proc | None = None
+    worker: Proc | None = None
+    pairs: list[tuple[Slice, Slice]] = []
+    notes: list[str] = []
+    try:
+        verify.wait_ready()
+        full = Proc(full_argv, name="full", log=work / "full.log")
+        full.wait_ready()
+        # the worker process, once the web process made the database (as the full case)
+        worker = Proc(
+            [*base, "worker", "--port", str(port), "--db", str(db),
+             "--cpu", str(args.worker_cpu)],
+            name="full-worker", log=work / "full-worker.log",
+        )  # fmt: skip
+        worker.wait_ready()
+        for case, case_port, log in (("verify", verify_port, verify.log), ("full", port, full.log)):
+            for raw in warmups:  # the first one makes the full flow fetch the sender's key
+                status = send_raw(case_port, raw)
+                if not 200 <= status < 300:
+                    raise RuntimeError(f"{case}: warm-up answered {status}; see {log}")
+        print(
+            f"paired: {n} pairs of {args.duration}s slices (verify, full; then full, verify; "
+            f"...); the full slices share the {args.requests} signed requests, so they "
+            f"wrap above {args.requests / (n * args.duration):.0f} unique/s on average",
+            flush=True,
+        )
+        print(
+            f"{'pair':>4}  {'first':<7}{'verify/s':>9}{'us/req':>8}{'cpu':>6}"
+            f"{'full uniq/s':>13}{'us/req (main+other)':>21}{'cpu':>6}{'ratio':>8}",
+            flush=True,
+        )
+        offset = 0
+        warned = False
+        for i in range(n):
+            order = ("verify", "full") if i % 2 == 0 else ("full", "verify")
+            got: dict[str, Slice] = {}
+            for case in order:
+                if case == "verify":
+                    _set_paused(worker, True)
+                    try:
+                        got[case] = _run_slice(
+                            case, args, verify_port, verify.p.pid, requests_file, 0
+                        )
+                    finally:
+                        _set_paused(worker, False)
+                else:
+                    last = pairs[-1][1] if pairs else None
+                    if last is not None and not warned:
+                        left = max(0, args.requests - offset)
+                        if int(last.out["sent"]) > left:
+                            need = int(1.2 * n * max(int(p[1].out["sent"]) for p in pairs))
+                            print(
+                                f"  WARNING: {left} unsent requests left, fewer than the last "
+                                f"full slice sent ({last.out['sent']}): the full slices from "
+                                f"here on will wrap (repeat activities); pass --requests "
+                                f"{need} or more",
+                                flush=True,
+                            )
+                            warned = True
+                    got[case] = _run_slice(case, args, port, full.p.pid, requests_file, offset)
+                    offset += got[case].advance
+                    # let the requests wrk left in flight finish before the next slice
+                    time.sleep(0.25)
+            v, f = got["verify"], got["full"]
+            pairs.append((v, f))
+            flags = []
+            for sl in (v, f):
+                for key in ("non2xx", "errors"):
+                    if int(sl.out[key]):
+                        flags.append(f"{sl.case} {key} {sl.out[key]}")
+            if int(f.out["wraps"]):
+                flags.append(f"full WRAPPED {f.out['wraps']}x: repeats sent")
+            print(
+                f"{i + 1:>4}  {order[0]:<7}{v.rate:>9.0f}{v.us_per_request():>8}{v.busy:>6.0%}"
+                f"{f.unique_rate:>13.0f}{f.us_per_request():>21}{f.busy:>6.0%}"
+                f"{f.unique_rate / v.rate:>8.2f}" + ("  " + "; ".join(flags) if flags else ""),
+                flush=True,
+            )
+        if args.drain > 0:
+            notes.append(_drain_rate(db, args.drain))
+    finally:
+        if worker is not None:
+            if worker.p.poll() is None:
+                worker.p.send_signal(signal.SIGCONT)  # a stopped process would not see SIGTERM
+            worker.stop()
+        if full is not None:
+            full.stop()
+        verify.stop()
+    total = {
+        "ok": str(sum(int(f.out["ok"]) for _, f in pairs)),
+        "unique": str(sum(f.unique for _, f in pairs)),
+    }
+    # each full slice may leave up to --connections requests in flight, accepted unseen by wrk
+    notes += check_full_db(db, args.warm, total, args.connections * len(pairs))
+    return pairs, notes
+
+
+def report_paired(
+    pairs: list[tuple[Slice, Slice]], notes: list[str], args: argparse.Namespace
+) -> None:
+    if not pairs:
+        return
+    ratios = [f.unique_rate / v.rate for v, f in pairs]
+    verify_rates = [v.rate for v, _ in pairs]
+    full_rates = [f.unique_rate for _, f in pairs]
+    print()
+    print(
+        f"verify req/s:     median {statistics.median(verify_rates):.0f}"
+        f"  (min {min(verify_rates):.0f}, max {max(verify_rates):.0f})"
+    )
+    print(
+        f"full unique/s:    median {statistics.median(full_rates):.0f}"
+        f"  (min {min(full_rates):.0f}, max {max(full_rates):.0f})"
+    )
+    print(
+        f"pair ratios:      min {min(ratios):.2f}, median {statistics.median(ratios):.2f}, "
+        f"max {max(ratios):.2f}"
+    )
+    for note in notes:
+        print(note)
+    wrapped = [i + 1 for i, (_, f) in enumerate(pairs) if int(f.out["wraps"])]
+    if wrapped:
+        need = int(1.2 * len(pairs) * max(int(f.out["sent"]) for _, f in pairs))
+        print(
+            f"WARNING: the full slice of pair(s) {', '.join(map(str, wrapped))} wrapped the "
+            f"request list and sent repeats (answered 202 without work; their rate counts only "
+            f"new activities but lost time to the repeats): rerun with --requests {need} or more"
+        )
+    bad = [
+        f"{sl.case} {i + 1}"
+        for i, pair in enumerate(pairs)
+        for sl in pair
+        if int(sl.out["non2xx"]) or int(sl.out["errors"])
+    ]
+    if bad:
+        print(f"non-2xx responses or socket errors in: {', '.join(bad)} (must be 0)")
+    if args.cprofile:
+        print("cProfile of the full web process: full.prof in the work directory")
+    x = statistics.median(ratios)
+    print()
+    print(
+        f"full / verify (median of {len(pairs)} pairs) = {x:.2f} (target >= 0.70): "
+        f"{'met' if x >= 0.7 else 'NOT met'}"
+    )
+
+
 def fedify_node() -> tuple[str | None, str]:
     """The Node binary to run the Fedify peer with, or None and why not."""
     if not (FEDIFY_DIR / "node_modules" / "fedify2").is_dir():
@@ -473,8 +752,20 @@ def main() -> int:
         "--repeat", type=int, default=1,
         help="rounds of all the cases, interleaved; the summary takes each case's best",
     )  # fmt: skip
+    parser.add_argument(
+        "--paired", type=int, default=0, metavar="N",
+        help="instead of --cases/--repeat: start the verify and full servers once each and run"
+        " N pairs of --duration-second wrk slices, verify and full back to back, alternating"
+        " which goes first; report the median of the N full/verify ratios, which stays steady"
+        " while the machine's speed drifts (e.g. --paired 10 --duration 3; the full slices"
+        " share --requests, so keep it above N x duration x the full rate)",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    if args.paired < 0:
+        parser.error("--paired N needs N >= 1")
+    if args.paired and args.py_spy:
+        parser.error("--py-spy samples the --cases runs; it does not go with --paired")
     if shutil.which("wrk") is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)
         return 2
@@ -531,7 +822,8 @@ def main() -> int:
         f"signed {args.requests} unique Create(Note) requests + {args.warm} warm-up "
         f"in {time.perf_counter() - t0:.1f}s ({requests_file.stat().st_size >> 20} MiB); "
         f"server on core {args.server_cpu}, wrk on core {args.wrk_cpu} "
-        f"({args.threads} thread, {args.connections} connections, {args.duration}s per case)",
+        f"({args.threads} thread, {args.connections} connections, {args.duration}s per "
+        f"{'slice' if args.paired else 'case'})",
         flush=True,
     )
 
@@ -543,6 +835,19 @@ def main() -> int:
          "--actor-json", str(work / "actor.json")],
         name="actor", log=work / "actor.log",
     )  # fmt: skip
+    if args.paired:
+        try:
+            actor.wait_ready()
+            verify_port = free_port()
+            while verify_port in (port, actor_port):
+                verify_port = free_port()
+            pairs, notes = run_paired(args, base, port, verify_port, requests_file, warmups, work)
+        finally:
+            actor.stop()
+            _clean_up(work, args)
+        report_paired(pairs, notes, args)
+        return 0
+
     results: list[Result] = []
     try:
         actor.wait_ready()
@@ -620,13 +925,17 @@ def main() -> int:
                     raise SystemExit(f"unknown case {case!r}")
     finally:
         actor.stop()
-        if not args.keep and not args.cprofile and not args.py_spy:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print(f"work directory kept: {work}")
+        _clean_up(work, args)
 
     report(results, args)
     return 0
+
+
+def _clean_up(work: Path, args: argparse.Namespace) -> None:
+    if not args.keep and not args.cprofile and not args.py_spy:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"work directory kept: {work}")
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
