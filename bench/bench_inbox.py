@@ -64,6 +64,35 @@ pair's two slices having met nearly the same machine; per slice the table
 also gives the server's CPU per request. At the end the full server's
 database is checked as above, over all its slices together.
 
+Where the full flow's time goes, ``--paired N --stage NAME`` (a diagnostic):
+the full side of each pair is then ``server.py``'s ``stage`` mode, the full
+web process (same ``Federation``, same storage, ``worker=False``) whose
+inbox handler reads the body and builds the ``Request`` as the aiohttp
+adapter does, routes as the ``Federation`` does, and calls the steps of
+``activitypub.federation.inbox._receive`` itself, in its order, only up to
+and including stage NAME, then answers 202. The stages, cumulative:
+
+* ``adapter``   -- the adapter and the routing alone, no step;
+* ``parse``     -- + check_size, check_content_type, parse_json, check_digest;
+* ``signature`` -- + verify_http_signature (the first warm-up request makes
+  it fetch the sender's key, as in the full case);
+* ``outline``   -- + outline_activity, check_items, check_actor,
+  check_blocks, authorize_early;
+* ``queue``     -- + remember_and_queue with the ``queued`` payload: the
+  whole flow but the adapter's ``Response`` mapping, which should perform
+  as the full case.
+
+Only stage ``queue`` has the worker process beside it and the database
+check at the end (the stages before it remember and queue nothing). A
+comma-separated list, e.g. ``--stage adapter,parse,signature,outline,queue``,
+runs paired mode once per stage, one after another, each with fresh
+servers (new processes: no cache carries over) and a fresh database, so the
+whole request list is new to each stage and its full slices start again at
+its head (``--requests`` is shared by one stage's full slices, as without
+``--stage``: the run warns when the list wraps, and says how many to pass);
+it ends with one line per stage:
+``stage X: median ratio R (min, max) over N pairs``.
+
 Targets (from the issue): full >= 0.7 x verify, and >= 5 x Fedify.
 """
 
@@ -526,6 +555,27 @@ def _run_slice(
     return Slice(case, offset, out, busy, cpu, args.threads)
 
 
+# Stages of ``--stage``, cumulative: the inbox pipeline cut after each (as bench/inbox/server.py).
+STAGES = ("adapter", "parse", "signature", "outline", "queue")
+
+
+@dataclass
+class Budget:
+    """The signed requests that the full slices of one ``--paired`` run share
+    (one per stage of ``--stage A,B,...``: each stage has a fresh server and
+    database, to which the whole list is new)."""
+
+    slices: int  # full slices planned
+    offset: int = 0  # requests into the list the next full slice starts at
+    last_sent: int = 0  # what the latest full slice sent
+    max_sent: int = 0  # the most any full slice sent
+    warned: bool = False  # the wrap warning printed (once)
+
+    def need(self) -> int:
+        """A --requests that would have kept every full slice off a wrap."""
+        return int(1.2 * self.slices * self.max_sent)
+
+
 def run_paired(
     args: argparse.Namespace,
     base: list[str],
@@ -534,6 +584,8 @@ def run_paired(
     requests_file: Path,
     warmups: list[bytes],
     work: Path,
+    budget: Budget,
+    stage: str | None = None,
 ) -> tuple[list[tuple[Slice, Slice]], list[str]]:
     """Start the verify and the full server once each, then run ``args.paired``
     pairs of slices, verify and full back to back, swapping which goes first.
@@ -543,8 +595,13 @@ def run_paired(
     signature over the ``Host`` header the request carries, so the same bytes
     pass there. During a verify slice the full case's worker process, which
     shares wrk's core, is stopped (SIGSTOP) and resumed after. Each full slice
-    starts past every request earlier full slices sent, so the full server only
-    sees new activities (unless a slice reaches the end of the list: a wrap).
+    starts past every request earlier full slices sent (``budget.offset``, which
+    it moves on), so the full server only sees new activities (unless a slice
+    reaches the end of the list: a wrap).
+
+    With ``stage``, the full side is the ``stage`` server cut after that stage
+    (bench/inbox/server.py), on a database of its own; a worker process beside
+    it only for ``queue`` (the other stages queue nothing).
     Returns the pairs (verify, full) in order and notes (drain, db check).
     """
     n = args.paired
@@ -552,73 +609,91 @@ def run_paired(
     verify = Proc(
         [*base, "verify", "--port", str(verify_port), *pin,
          "--public-pem", str(work / "public.pem")],
-        name="verify", log=work / "verify.log",
+        name="verify", log=work / (f"verify-{stage}.log" if stage else "verify.log"),
     )  # fmt: skip
-    db = work / "full-paired.db"
-    full_argv = [*base, "full", "--port", str(port), *pin, "--db", str(db), "--no-worker"]
+    name = f"stage-{stage}" if stage else "full"
+    db = work / (f"{name}-paired.db" if stage else "full-paired.db")
+    if stage is None:
+        full_argv = [*base, "full", "--port", str(port), *pin, "--db", str(db), "--no-worker"]
+    else:
+        full_argv = [*base, "stage", "--stage", stage, "--port", str(port), *pin, "--db", str(db)]
     if args.cprofile:
-        full_argv += ["--cprofile", str(work / "full.prof")]
+        full_argv += ["--cprofile", str(work / f"{name}.prof")]
+    queues = stage in (None, "queue")  # the full flow, or the stage that queues
     full: Proc | None = None
     worker: Proc | None = None
     pairs: list[tuple[Slice, Slice]] = []
     notes: list[str] = []
     try:
         verify.wait_ready()
-        full = Proc(full_argv, name="full", log=work / "full.log")
+        full = Proc(full_argv, name=name, log=work / f"{name}.log")
         full.wait_ready()
-        # the worker process, once the web process made the database (as the full case)
-        worker = Proc(
-            [*base, "worker", "--port", str(port), "--db", str(db),
-             "--cpu", str(args.worker_cpu)],
-            name="full-worker", log=work / "full-worker.log",
-        )  # fmt: skip
-        worker.wait_ready()
-        for case, case_port, log in (("verify", verify_port, verify.log), ("full", port, full.log)):
+        if queues:
+            # the worker process, once the web process made the database (as the full case)
+            worker = Proc(
+                [*base, "worker", "--port", str(port), "--db", str(db),
+                 "--cpu", str(args.worker_cpu)],
+                name=f"{name}-worker", log=work / f"{name}-worker.log",
+            )  # fmt: skip
+            worker.wait_ready()
+        for case, case_port, log in (("verify", verify_port, verify.log), (name, port, full.log)):
             for raw in warmups:  # the first one makes the full flow fetch the sender's key
                 status = send_raw(case_port, raw)
                 if not 200 <= status < 300:
                     raise RuntimeError(f"{case}: warm-up answered {status}; see {log}")
-        print(
-            f"paired: {n} pairs of {args.duration}s slices (verify, full; then full, verify; "
-            f"...); the full slices share the {args.requests} signed requests, so they "
-            f"wrap above {args.requests / (n * args.duration):.0f} unique/s on average",
-            flush=True,
-        )
+        if stage is None:
+            print(
+                f"paired: {n} pairs of {args.duration}s slices (verify, full; then full, "
+                f"verify; ...); the full slices share the {args.requests} signed requests, so "
+                f"they wrap above {args.requests / (n * args.duration):.0f} unique/s on average",
+                flush=True,
+            )
+        else:
+            print(
+                f"paired, stage {stage}: {n} pairs of {args.duration}s slices (verify, full; "
+                f"then full, verify; ...), the full side cut after stage {stage} "
+                f"({'with' if worker else 'no'} worker process); its full slices share the "
+                f"{args.requests} signed requests (from the first: this stage's server and "
+                f"database are fresh), so they wrap above "
+                f"{args.requests / (n * args.duration):.0f} unique/s on average",
+                flush=True,
+            )
         print(
             f"{'pair':>4}  {'first':<7}{'verify/s':>9}{'us/req':>8}{'cpu':>6}"
             f"{'full uniq/s':>13}{'us/req (main+other)':>21}{'cpu':>6}{'ratio':>8}",
             flush=True,
         )
-        offset = 0
-        warned = False
         for i in range(n):
             order = ("verify", "full") if i % 2 == 0 else ("full", "verify")
             got: dict[str, Slice] = {}
             for case in order:
                 if case == "verify":
-                    _set_paused(worker, True)
+                    if worker is not None:
+                        _set_paused(worker, True)
                     try:
                         got[case] = _run_slice(
                             case, args, verify_port, verify.p.pid, requests_file, 0
                         )
                     finally:
-                        _set_paused(worker, False)
+                        if worker is not None:
+                            _set_paused(worker, False)
                 else:
-                    last = pairs[-1][1] if pairs else None
-                    if last is not None and not warned:
-                        left = max(0, args.requests - offset)
-                        if int(last.out["sent"]) > left:
-                            need = int(1.2 * n * max(int(p[1].out["sent"]) for p in pairs))
-                            print(
-                                f"  WARNING: {left} unsent requests left, fewer than the last "
-                                f"full slice sent ({last.out['sent']}): the full slices from "
-                                f"here on will wrap (repeat activities); pass --requests "
-                                f"{need} or more",
-                                flush=True,
-                            )
-                            warned = True
-                    got[case] = _run_slice(case, args, port, full.p.pid, requests_file, offset)
-                    offset += got[case].advance
+                    left = max(0, args.requests - budget.offset)
+                    if budget.last_sent and not budget.warned and budget.last_sent > left:
+                        print(
+                            f"  WARNING: {left} unsent requests left, fewer than the last "
+                            f"full slice sent ({budget.last_sent}): the full slices from "
+                            f"here on will wrap (repeat activities); pass --requests "
+                            f"{budget.need()} or more",
+                            flush=True,
+                        )
+                        budget.warned = True
+                    got[case] = sl = _run_slice(
+                        case, args, port, full.p.pid, requests_file, budget.offset
+                    )
+                    budget.offset += sl.advance
+                    budget.last_sent = int(sl.out["sent"])
+                    budget.max_sent = max(budget.max_sent, budget.last_sent)
                     # let the requests wrk left in flight finish before the next slice
                     time.sleep(0.25)
             v, f = got["verify"], got["full"]
@@ -636,7 +711,7 @@ def run_paired(
                 f"{f.unique_rate / v.rate:>8.2f}" + ("  " + "; ".join(flags) if flags else ""),
                 flush=True,
             )
-        if args.drain > 0:
+        if args.drain > 0 and worker is not None:
             notes.append(_drain_rate(db, args.drain))
     finally:
         if worker is not None:
@@ -646,6 +721,12 @@ def run_paired(
         if full is not None:
             full.stop()
         verify.stop()
+    if not queues:
+        notes.append(
+            f"db check skipped: stage {stage} stops before remember_and_queue, so nothing "
+            f"is remembered or queued (only stage queue, or no --stage, is checked)"
+        )
+        return pairs, notes
     total = {
         "ok": str(sum(int(f.out["ok"]) for _, f in pairs)),
         "unique": str(sum(f.unique for _, f in pairs)),
@@ -656,20 +737,27 @@ def run_paired(
 
 
 def report_paired(
-    pairs: list[tuple[Slice, Slice]], notes: list[str], args: argparse.Namespace
+    pairs: list[tuple[Slice, Slice]],
+    notes: list[str],
+    args: argparse.Namespace,
+    budget: Budget,
+    stage: str | None = None,
 ) -> None:
     if not pairs:
         return
+    full = "full" if stage is None else f"stage {stage}"
     ratios = [f.unique_rate / v.rate for v, f in pairs]
     verify_rates = [v.rate for v, _ in pairs]
     full_rates = [f.unique_rate for _, f in pairs]
     print()
+    if stage is not None:
+        print(f"stage {stage} (the full side runs the inbox pipeline up to {stage}, then 202):")
     print(
         f"verify req/s:     median {statistics.median(verify_rates):.0f}"
         f"  (min {min(verify_rates):.0f}, max {max(verify_rates):.0f})"
     )
     print(
-        f"full unique/s:    median {statistics.median(full_rates):.0f}"
+        f"{full + ' unique/s:':<17} median {statistics.median(full_rates):.0f}"
         f"  (min {min(full_rates):.0f}, max {max(full_rates):.0f})"
     )
     print(
@@ -680,14 +768,20 @@ def report_paired(
         print(note)
     wrapped = [i + 1 for i, (_, f) in enumerate(pairs) if int(f.out["wraps"])]
     if wrapped:
-        need = int(1.2 * len(pairs) * max(int(f.out["sent"]) for _, f in pairs))
+        cost = (
+            "answered 202 without work; their rate counts only new activities but lost time "
+            "to the repeats"
+            if stage in (None, "queue")
+            else "no dedup before stage queue, so a repeat costs as much, but the rate counts "
+            "only new activities"
+        )
         print(
             f"WARNING: the full slice of pair(s) {', '.join(map(str, wrapped))} wrapped the "
-            f"request list and sent repeats (answered 202 without work; their rate counts only "
-            f"new activities but lost time to the repeats): rerun with --requests {need} or more"
+            f"request list and sent repeats ({cost}): rerun with --requests "
+            f"{budget.need()} or more"
         )
     bad = [
-        f"{sl.case} {i + 1}"
+        f"{full if sl.case == 'full' else sl.case} {i + 1}"
         for i, pair in enumerate(pairs)
         for sl in pair
         if int(sl.out["non2xx"]) or int(sl.out["errors"])
@@ -695,12 +789,34 @@ def report_paired(
     if bad:
         print(f"non-2xx responses or socket errors in: {', '.join(bad)} (must be 0)")
     if args.cprofile:
-        print("cProfile of the full web process: full.prof in the work directory")
+        prof = "full.prof" if stage is None else f"stage-{stage}.prof"
+        print(f"cProfile of the full web process: {prof} in the work directory")
     x = statistics.median(ratios)
     print()
-    print(
-        f"full / verify (median of {len(pairs)} pairs) = {x:.2f} (target >= 0.70): "
-        f"{'met' if x >= 0.7 else 'NOT met'}"
+    if stage is None:
+        print(
+            f"full / verify (median of {len(pairs)} pairs) = {x:.2f} (target >= 0.70): "
+            f"{'met' if x >= 0.7 else 'NOT met'}"
+        )
+    else:
+        print(
+            f"stage {stage} / verify (median of {len(pairs)} pairs) = {x:.2f} (a diagnostic: "
+            f"the target >= 0.70 is the full flow's)"
+        )
+
+
+def stage_summary(pairs: list[tuple[Slice, Slice]]) -> str:
+    """``median ratio R (min, max) over N pairs`` of one stage's run."""
+    ratios = [f.unique_rate / v.rate for v, f in pairs]
+    if not ratios:
+        return "no pairs"
+    bad = sum(1 for pair in pairs for sl in pair if int(sl.out["non2xx"]) or int(sl.out["errors"]))
+    wrapped = sum(1 for _, f in pairs if int(f.out["wraps"]))
+    return (
+        f"median ratio {statistics.median(ratios):.2f} "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f}) over {len(ratios)} pairs"
+        + (f"; {bad} slice(s) with non-2xx or socket errors (must be 0)" if bad else "")
+        + (f"; {wrapped} full slice(s) wrapped" if wrapped else "")
     )
 
 
@@ -760,10 +876,31 @@ def main() -> int:
         " while the machine's speed drifts (e.g. --paired 10 --duration 3; the full slices"
         " share --requests, so keep it above N x duration x the full rate)",
     )  # fmt: skip
+    parser.add_argument(
+        "--stage", default=None, metavar="NAME[,NAME...]",
+        help="with --paired, a diagnostic of where the full flow's time goes: the full side"
+        " of each pair is a server whose inbox runs the receive pipeline only up to and"
+        f" including stage NAME, then answers 202; stages, cumulative: {', '.join(STAGES)}"
+        " (adapter: the aiohttp adapter and routing only; parse: + size, content type, JSON,"
+        " digest; signature: + HTTP signature; outline: + outline, item caps, actor, blocks,"
+        " early authorisation; queue: + dedup and durable enqueue, i.e. the whole flow). A"
+        " comma-separated list runs paired mode once per stage, each on a fresh server and"
+        " database (each stage's full slices start again at the head of the --requests list,"
+        " new to that server: keep --requests above N x duration x the fastest stage's"
+        " rate), and ends with one summary line per stage",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     if args.paired < 0:
         parser.error("--paired N needs N >= 1")
+    stages: list[str | None] = [None]
+    if args.stage is not None:
+        if not args.paired:
+            parser.error("--stage goes with --paired N")
+        stages = [name.strip() for name in args.stage.split(",") if name.strip()]
+        unknown = [name for name in stages if name not in STAGES]
+        if unknown or not stages:
+            parser.error(f"--stage: unknown {', '.join(map(str, unknown))}; one of {STAGES}")
     if args.paired and args.py_spy:
         parser.error("--py-spy samples the --cases runs; it does not go with --paired")
     if shutil.which("wrk") is None:
@@ -836,16 +973,37 @@ def main() -> int:
         name="actor", log=work / "actor.log",
     )  # fmt: skip
     if args.paired:
+        runs: list[tuple[str | None, list[tuple[Slice, Slice]], Budget]] = []
         try:
             actor.wait_ready()
             verify_port = free_port()
             while verify_port in (port, actor_port):
                 verify_port = free_port()
-            pairs, notes = run_paired(args, base, port, verify_port, requests_file, warmups, work)
+            for stage in stages:
+                if stage is not None:
+                    print(f"\n== stage {stage}", flush=True)
+                budget = Budget(slices=args.paired)
+                pairs, notes = run_paired(
+                    args, base, port, verify_port, requests_file, warmups, work, budget, stage
+                )
+                runs.append((stage, pairs, budget))
+                if stage is not None:  # each stage's report as it ends
+                    report_paired(pairs, notes, args, budget, stage)
         finally:
             actor.stop()
             _clean_up(work, args)
-        report_paired(pairs, notes, args)
+        if args.stage is None:
+            report_paired(pairs, notes, args, budget)
+        else:
+            print()
+            for stage, pairs, _ in runs:
+                print(f"stage {stage}: {stage_summary(pairs)}")
+            if any(int(f.out["wraps"]) for _, pairs, _ in runs for _, f in pairs):
+                need = max(b.need() for _, _, b in runs)
+                print(
+                    f"WARNING: full slices wrapped the request list (see above): rerun with "
+                    f"--requests {need} or more"
+                )
         return 0
 
     results: list[Result] = []

@@ -25,6 +25,25 @@ Modes:
     ``Federation(...).start()`` with the worker on, no HTTP: the worker
     process of a web/worker deployment, on ``--db`` (``--port`` names the
     web process, whose origin the ids are on).
+``stage``
+    A diagnostic (``bench_inbox.py --paired N --stage NAME``): the ``full``
+    web process (same ``Federation``, same storage, ``worker=False``,
+    started and stopped with the app) whose inbox runs the receive pipeline
+    only up to and including ``--stage NAME``, then answers 202. The body is
+    read and the ``Request`` built as ``activitypub/server/aiohttp.py`` does,
+    POSTs are routed as ``activitypub/federation/routing.py`` does (every
+    other request goes to ``Federation.handle``), and the steps are the
+    functions of ``activitypub.federation.inbox``, called in ``_receive``'s
+    order, their errors mapped to statuses as ``receive`` maps them. The
+    stages, each with all the steps of those before it:
+    ``adapter`` (no step: adapter and routing only), ``parse``
+    (check_size, check_content_type, parse_json, check_digest),
+    ``signature`` (the self-delete shortcut's test, verify_http_signature:
+    the first request fetches the sender's key), ``outline``
+    (outline_activity, check_items, check_actor, check_blocks,
+    authorize_early), ``queue`` (remember_and_queue with the ``queued``
+    payload, or inline processing: all of ``_receive``; it should perform as
+    ``full --no-worker``).
 
 ``BENCH_STORAGE=memory://`` (environment) puts the ``full`` and ``worker``
 modes on other storage than ``--db``, for diagnosis (the database check then
@@ -46,6 +65,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
@@ -140,6 +160,128 @@ def _full_app(port: int, db: str, worker: bool) -> web.Application:
     return aiohttp_app(_federation(port, db, worker))
 
 
+STAGES = ("adapter", "parse", "signature", "outline", "queue")
+
+
+def _stage_app(port: int, db: str, stage: str) -> web.Application:
+    """``aiohttp_app`` of the full mode, with the inbox cut after ``stage`` (``stage`` mode)."""
+    from activitypub.errors import InboxError, ParseError, SignatureError
+    from activitypub.federation import Federation, inbox
+    from activitypub.federation.authorize import authorize_early
+    from activitypub.federation.http import Request, Response
+    from activitypub.federation.limits import check_items
+    from activitypub.federation.verify import verify_http_signature
+    from activitypub.server.aiohttp import _to_aiohttp
+    from activitypub.urls import origin
+
+    fed: Federation = _federation(port, db, worker=False)
+    last = STAGES.index(stage)
+    parse, signature, outline, queue = (STAGES.index(name) for name in STAGES[1:])
+
+    async def receive_until(request: Request, recipient: str | None) -> None:
+        """``inbox._receive``, step for step, up to the end of ``stage``."""
+        if last < parse:
+            return
+        inbox.check_size(fed, request)
+        inbox.check_content_type(request)
+        data = inbox.parse_json(request.body, fed.max_json_depth)
+        inbox.check_digest(request)
+        if last < signature:
+            return
+        if (
+            inbox.is_unknown_actor_self_delete(data)
+            and await fed.keys.known_actor(data["actor"]) is None
+        ):
+            return
+        signed = await verify_http_signature(fed, request)
+        if last < outline:
+            return
+        document, activity = await inbox.outline_activity(data)
+        check_items(fed.item_caps, document, request.body if document is data else None)
+        actor = await inbox.check_actor(fed, signed, data, activity)
+        await inbox.check_blocks(fed, activity, actor, recipient)
+        authorize_early(fed, activity, actor)
+        if last < queue:
+            return
+        scope = recipient or "shared"
+        activity_id = activity.id or ""
+        payload = {"activity": document, "recipient": recipient, "signer": actor}
+        if fed.inline:
+            if await fed.storage.mark_seen(scope, activity_id, at=time.time()):
+                await inbox.process(fed, payload)
+        else:
+            await inbox.remember_and_queue(
+                fed, scope, activity_id, inbox.queued(payload, request.body, data)
+            )
+
+    async def receive(request: Request, recipient: str | None) -> Response:
+        """``inbox.receive`` over :func:`receive_until`: the same error mapping."""
+        try:
+            await receive_until(request, recipient)
+        except InboxError as exc:
+            return Response.error(exc.status, str(exc))
+        except SignatureError as exc:
+            return Response.error(401, str(exc))
+        except ParseError as exc:
+            return Response.error(400, str(exc))
+        return Response(202)
+
+    async def route(request: Request) -> Response:
+        """``routing.route``'s inbox branch; anything else goes to ``fed.handle``."""
+        if request.method == "POST":
+            path = request.path
+            if path == fed.paths.shared_inbox:
+                return await receive(request, None)
+            identifier = fed.paths.match_inbox(path)
+            if identifier is not None:
+                if await fed.storage.get_local_actor(identifier) is None:
+                    return Response.error(404, "no such inbox")
+                return await receive(request, identifier)
+        return await fed.handle(request)
+
+    scheme = origin(fed.base_url).scheme
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        """``aiohttp_handler``'s body reading and ``Request``, then :func:`route`."""
+        length = request.content_length
+        if length is not None and length > fed.max_body:
+            return _to_aiohttp(Response.error(413, "body too large"))
+        if length is not None:
+            try:
+                body = await request.content.readexactly(length) if length else b""
+            except asyncio.IncompleteReadError:
+                return _to_aiohttp(Response.error(400, "body shorter than its Content-Length"))
+        else:
+            buffer = bytearray()
+            async for chunk in request.content.iter_chunked(65536):
+                buffer += chunk
+                if len(buffer) > fed.max_body:
+                    return _to_aiohttp(Response.error(413, "body too large"))
+            body = bytes(buffer)
+        ours = Request(
+            method=request.method,
+            url=f"{scheme}://{request.host}{request.path_qs}",
+            headers=request.headers,
+            body=body,
+            remote=request.remote,
+        )
+        return _to_aiohttp(await route(ours))
+
+    # as aiohttp_app: the federation starts and stops with the app
+    app = web.Application(client_max_size=fed.max_body + 1)
+
+    async def start(_: web.Application) -> None:
+        await fed.start()
+
+    async def stop(_: web.Application) -> None:
+        await fed.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
 async def _run_worker(port: int, db: str) -> None:
     """The inbox worker alone, on the web process's database (``worker`` mode)."""
     fed = _federation(port, db, worker=True)
@@ -169,17 +311,20 @@ async def _until_signalled() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["actor", "bare", "verify", "full", "worker"])
+    parser.add_argument("mode", choices=["actor", "bare", "verify", "full", "worker", "stage"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--actor-json", default=None)
     parser.add_argument("--public-pem", default=None)
     parser.add_argument("--db", default=None)
     parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--stage", choices=STAGES, default=None, help="stage mode: where to cut")
     parser.add_argument("--cprofile", default=None)
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
+    if (args.mode == "stage") != (args.stage is not None):
+        parser.error("--stage NAME goes with the stage mode, and only with it")
 
     if args.mode == "worker":
         asyncio.run(_run_worker(args.port, args.db))
@@ -192,6 +337,8 @@ def main() -> None:
     elif args.mode == "actor":
         with open(args.actor_json, "rb") as f:
             app = _actor_app(f.read())
+    elif args.mode == "stage":
+        app = _stage_app(args.port, args.db, args.stage)
     else:
         app = _full_app(args.port, args.db, worker=not args.no_worker)
 
