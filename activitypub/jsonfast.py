@@ -63,15 +63,20 @@ def dumps_compact(data: Any) -> str | None:
 
 
 def _non_finite(data: Any) -> bool:
-    """Whether a float NaN or infinity is anywhere in ``data`` (lists and dicts)."""
+    """Whether a float NaN or infinity is anywhere in ``data``. Only exact
+    types get here (orjson hands subclasses back, and we give up on them)."""
     stack = [data]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        value = stack.pop()
-        if value.__class__ is float:
+        value = pop()
+        cls = value.__class__
+        if cls is str:
+            continue
+        if cls is float:
             if value - value != 0.0:  # NaN and the infinities
                 return True
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list | tuple):
-            stack.extend(value)
+        elif cls is dict:
+            extend(value.values())
+        elif cls is list or cls is tuple:
+            extend(value)
     return False
