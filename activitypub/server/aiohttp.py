@@ -23,31 +23,39 @@ def aiohttp_handler(fed: Federation) -> Callable[[web.Request], Awaitable[web.St
     scheme = origin(fed.base_url).scheme
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        length = request.content_length
-        if length is not None and length > fed.max_body:
-            return _to_aiohttp(Response.error(413, "body too large"))
-        if length is not None:  # aiohttp reads exactly that many bytes
-            try:
-                body = await request.content.readexactly(length) if length else b""
-            except asyncio.IncompleteReadError:
-                return _to_aiohttp(Response.error(400, "body shorter than its Content-Length"))
-        else:  # chunked: counted as it comes
-            buffer = bytearray()
-            async for chunk in request.content.iter_chunked(65536):
-                buffer += chunk
-                if len(buffer) > fed.max_body:
-                    return _to_aiohttp(Response.error(413, "body too large"))
-            body = bytes(buffer)
-        ours = Request(
-            method=request.method,
-            url=f"{scheme}://{request.host}{request.path_qs}",
-            headers=request.headers,
-            body=body,
-            remote=request.remote,
-        )
+        ours = await _read_request(fed, scheme, request)
+        if isinstance(ours, Response):
+            return _to_aiohttp(ours)
         return _to_aiohttp(await fed.handle(ours))
 
     return handle
+
+
+async def _read_request(fed: Federation, scheme: str, request: web.Request) -> Request | Response:
+    """Our :class:`Request` of an aiohttp one, its body read within ``fed.max_body``;
+    or the error to answer (413 too large, 400 cut short)."""
+    length = request.content_length
+    if length is not None and length > fed.max_body:
+        return Response.error(413, "body too large")
+    if length is not None:  # aiohttp reads exactly that many bytes
+        try:
+            body = await request.content.readexactly(length) if length else b""
+        except asyncio.IncompleteReadError:
+            return Response.error(400, "body shorter than its Content-Length")
+    else:  # chunked: counted as it comes
+        buffer = bytearray()
+        async for chunk in request.content.iter_chunked(65536):
+            buffer += chunk
+            if len(buffer) > fed.max_body:
+                return Response.error(413, "body too large")
+        body = bytes(buffer)
+    return Request(
+        method=request.method,
+        url=f"{scheme}://{request.host}{request.path_qs}",
+        headers=request.headers,
+        body=body,
+        remote=request.remote,
+    )
 
 
 def _to_aiohttp(response: Response) -> web.Response:
@@ -58,6 +66,13 @@ def _to_aiohttp(response: Response) -> web.Response:
 
 def aiohttp_app(fed: Federation) -> web.Application:
     """An application answering every path through ``fed``; mount it or run it."""
+    return _app(fed, aiohttp_handler(fed))
+
+
+def _app(
+    fed: Federation, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.Application:
+    """An application answering every path with ``handler``; ``fed`` starts and stops with it."""
     app = web.Application(client_max_size=fed.max_body + 1)
 
     async def start(_: web.Application) -> None:
@@ -68,5 +83,5 @@ def aiohttp_app(fed: Federation) -> web.Application:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
-    app.router.add_route("*", "/{tail:.*}", aiohttp_handler(fed))
+    app.router.add_route("*", "/{tail:.*}", handler)
     return app

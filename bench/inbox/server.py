@@ -171,7 +171,7 @@ def _stage_app(port: int, db: str, stage: str) -> web.Application:
     from activitypub.federation.http import Request, Response
     from activitypub.federation.limits import check_items
     from activitypub.federation.verify import verify_http_signature
-    from activitypub.server.aiohttp import _to_aiohttp
+    from activitypub.server.aiohttp import _app, _read_request, _to_aiohttp
     from activitypub.urls import origin
 
     fed: Federation = _federation(port, db, worker=False)
@@ -243,43 +243,12 @@ def _stage_app(port: int, db: str, stage: str) -> web.Application:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         """``aiohttp_handler``'s body reading and ``Request``, then :func:`route`."""
-        length = request.content_length
-        if length is not None and length > fed.max_body:
-            return _to_aiohttp(Response.error(413, "body too large"))
-        if length is not None:
-            try:
-                body = await request.content.readexactly(length) if length else b""
-            except asyncio.IncompleteReadError:
-                return _to_aiohttp(Response.error(400, "body shorter than its Content-Length"))
-        else:
-            buffer = bytearray()
-            async for chunk in request.content.iter_chunked(65536):
-                buffer += chunk
-                if len(buffer) > fed.max_body:
-                    return _to_aiohttp(Response.error(413, "body too large"))
-            body = bytes(buffer)
-        ours = Request(
-            method=request.method,
-            url=f"{scheme}://{request.host}{request.path_qs}",
-            headers=request.headers,
-            body=body,
-            remote=request.remote,
-        )
+        ours = await _read_request(fed, scheme, request)
+        if isinstance(ours, Response):
+            return _to_aiohttp(ours)
         return _to_aiohttp(await route(ours))
 
-    # as aiohttp_app: the federation starts and stops with the app
-    app = web.Application(client_max_size=fed.max_body + 1)
-
-    async def start(_: web.Application) -> None:
-        await fed.start()
-
-    async def stop(_: web.Application) -> None:
-        await fed.stop()
-
-    app.on_startup.append(start)
-    app.on_cleanup.append(stop)
-    app.router.add_route("*", "/{tail:.*}", handle)
-    return app
+    return _app(fed, handle)  # as aiohttp_app: the federation starts and stops with it
 
 
 async def _run_worker(port: int, db: str) -> None:
