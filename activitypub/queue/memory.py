@@ -14,7 +14,7 @@ from typing import Any
 
 from activitypub.queue.base import Task
 from activitypub.storage._database import dump_json, load_json
-from activitypub.storage._shared import InMemory
+from activitypub.storage._shared import Lifecycle
 
 __all__ = ["MemoryQueue"]
 
@@ -33,7 +33,7 @@ class _Entry:
     error: str | None = None
 
 
-class MemoryQueue(InMemory):
+class MemoryQueue(Lifecycle):
     """:class:`~activitypub.queue.Queue` in process memory."""
 
     def __init__(self) -> None:

@@ -40,11 +40,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast
 
 from activitypub import jsonfast
 from activitypub.errors import StorageError
+from activitypub.storage._shared import Lifecycle
 from activitypub.storage.migrations import migrate
 
 __all__ = ["Database", "HasDatabase", "SqliteBacked", "dump_json", "load_json", "transaction"]
@@ -525,7 +525,7 @@ def load_json(text: str) -> dict[str, Any]:
     return cast(dict[str, Any], data)
 
 
-class SqliteBacked:
+class SqliteBacked(Lifecycle):
     """What :class:`SqliteStorage` and :class:`SqliteQueue` share: a (possibly
     shared) :class:`Database`, its lifecycle and ``async with``."""
 
@@ -558,12 +558,3 @@ class SqliteBacked:
 
     async def close(self) -> None:
         await self._db.close()
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()

@@ -7,12 +7,12 @@ from typing import Any, Self
 
 from activitypub.storage.base import StoredObject
 
-__all__ = ["InMemory", "domain_and_parents", "normalise_host", "tombstone"]
+__all__ = ["Lifecycle", "domain_and_parents", "normalise_host", "tombstone"]
 
 
-class InMemory:
-    """What the memory storage and queue share: nothing to open or close,
-    and ``async with`` all the same, like their SQLite counterparts."""
+class Lifecycle:
+    """What every storage and queue has: ``open`` and ``close`` (nothing to
+    do for the memory ones) and ``async with`` over them."""
 
     async def open(self) -> None:
         pass

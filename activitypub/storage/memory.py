@@ -13,7 +13,7 @@ import itertools
 from typing import Any, TypeVar
 
 from activitypub.storage._database import dump_json, load_json
-from activitypub.storage._shared import InMemory, domain_and_parents, normalise_host, tombstone
+from activitypub.storage._shared import Lifecycle, domain_and_parents, normalise_host, tombstone
 from activitypub.storage.base import (
     CachedDocument,
     Follower,
@@ -40,7 +40,7 @@ def _clone(data: dict[str, Any]) -> dict[str, Any]:
     return load_json(dump_json(data))
 
 
-class MemoryStorage(InMemory):
+class MemoryStorage(Lifecycle):
     """:class:`~activitypub.storage.Storage` in process memory; gone on exit."""
 
     def __init__(self) -> None:
