@@ -28,6 +28,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from activitypub import jsonfast, vocab
@@ -68,8 +69,14 @@ _DIGEST_HEADERS = ("Digest", "Content-Digest")
 
 async def receive(fed: Federation, request: Request, recipient: str | None) -> Response:
     """Answer an inbox POST. ``recipient`` is the local identifier, None for the shared inbox."""
+    return await answer(request, _receive(fed, request, recipient))
+
+
+async def answer(request: Request, steps: Awaitable[None]) -> Response:
+    """202 once ``steps`` (the pipeline, or a part of it) pass; else the status
+    each step's error class maps to."""
     try:
-        await _receive(fed, request, recipient)
+        await steps
     except InboxError as exc:
         return Response.error(exc.status, str(exc))
     except SignatureError as exc:

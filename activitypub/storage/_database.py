@@ -503,7 +503,7 @@ def dump_json(data: dict[str, Any]) -> str:
     """Compact JSON text; ``\\u`` escapes only if the text holds lone surrogates,
     which a remote document may carry but UTF-8 (so SQLite) cannot."""
     fast = jsonfast.dumps_compact(data)
-    if fast is not None:  # orjson refuses lone surrogates: those come here
+    if fast is not None:  # else json's way: lone surrogates, NaN, big integers ...
         return fast
     text = _COMPACT.encode(data)
     try:

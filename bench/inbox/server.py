@@ -165,7 +165,6 @@ STAGES = ("adapter", "parse", "signature", "outline", "queue")
 
 def _stage_app(port: int, db: str, stage: str) -> web.Application:
     """``aiohttp_app`` of the full mode, with the inbox cut after ``stage`` (``stage`` mode)."""
-    from activitypub.errors import InboxError, ParseError, SignatureError
     from activitypub.federation import Federation, inbox
     from activitypub.federation.authorize import authorize_early
     from activitypub.federation.http import Request, Response
@@ -216,15 +215,7 @@ def _stage_app(port: int, db: str, stage: str) -> web.Application:
 
     async def receive(request: Request, recipient: str | None) -> Response:
         """``inbox.receive`` over :func:`receive_until`: the same error mapping."""
-        try:
-            await receive_until(request, recipient)
-        except InboxError as exc:
-            return Response.error(exc.status, str(exc))
-        except SignatureError as exc:
-            return Response.error(401, str(exc))
-        except ParseError as exc:
-            return Response.error(400, str(exc))
-        return Response(202)
+        return await inbox.answer(request, receive_until(request, recipient))
 
     async def route(request: Request) -> Response:
         """``routing.route``'s inbox branch; anything else goes to ``fed.handle``."""

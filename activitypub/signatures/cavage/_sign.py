@@ -302,13 +302,7 @@ class _Template:
                 "Host": self.host,
                 "Signature": f'{self.head}{_b64(signature)}"',
             }
-        if body is None:
-            body = b""
-        last_body = _LAST_BODY  # _body_digest, inlined: this is the hot path
-        if last_body is not None and last_body[0] is body:
-            digest = last_body[1]
-        else:
-            digest = _body_digest(body)
+        digest = _body_digest(b"" if body is None else body)
         signature = key._signers[self.key_algorithm]((dated[2] + digest).encode())
         encoded = _b2a_base64(signature, newline=False).decode("ascii")  # _b64, inlined
         return {
