@@ -5,6 +5,8 @@ prints our rate, the raw ``cryptography`` rate of the same key over the same byt
 measured in the same run (each the best of many short slices), their ratio (the
 median over adjacent pairs of slices: see ``_paired``), and the issue's target ratio (signing 0.9;
 cavage verify 0.75; RFC 9421 verify 0.6, structured-field parsing included).
+Ed25519 signing is ours on libsodium against raw ``cryptography`` (OpenSSL), as
+the issue asks; an "info" row sets it beside raw libsodium too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import bench_signatures_rfc9421
 def _target(case: str) -> float | None:
     if "(+ body digest)" in case:
         return None  # information: the reference verifier hashed no body
+    if "libsodium" in case:
+        return None  # information: our overhead over the library that signs
     if "sign" in case and "verify" not in case:
         return 0.9
     return 0.75 if "cavage" in case else 0.6

@@ -159,3 +159,36 @@ def test_ed25519_wraps_cryptography_key() -> None:
 @given(st.binary(max_size=64))
 def test_base58_round_trip(data: bytes) -> None:
     assert base58btc_decode(base58btc_encode(data)) == data
+
+
+# RFC 8032 section 7.1, TEST 1 and TEST 3: secret key, message, signature.
+_RFC8032 = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+        "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+        "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("secret", "message", "signature"), _RFC8032)
+def test_ed25519_signs_rfc8032_vectors(secret: str, message: str, signature: str) -> None:
+    """Signing goes through libsodium: its bytes must be the RFC's."""
+    key = PrivateKey(ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret)))
+    made = key.sign(bytes.fromhex(message))
+    assert made.hex() == signature
+    key.public_key.verify(made, bytes.fromhex(message))
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=2048))
+def test_ed25519_signature_is_openssls(seed: bytes, message: bytes) -> None:
+    """Ed25519 is deterministic: libsodium and OpenSSL sign every message alike."""
+    raw = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    assert PrivateKey(raw).sign(message) == raw.sign(message)
