@@ -82,6 +82,11 @@ and including stage NAME, then answers 202. The stages, cumulative:
   whole flow but the adapter's ``Response`` mapping, which should perform
   as the full case.
 
+``floor`` is not a library stage: the full side is then ``server.py``'s
+``floor`` mode, the minimal verifier plus a group-committed SQLite write of
+the body under its activity id (no library code), which shows what any
+durable SQLite inbox pays on top of the minimal verifier on this machine.
+
 Only stage ``queue`` has the worker process beside it and the database
 check at the end (the stages before it remember and queue nothing). A
 comma-separated list, e.g. ``--stage adapter,parse,signature,outline,queue``,
@@ -556,7 +561,7 @@ def _run_slice(
 
 
 # Stages of ``--stage``, cumulative: the inbox pipeline cut after each (as bench/inbox/server.py).
-STAGES = ("adapter", "parse", "signature", "outline", "queue")
+STAGES = ("adapter", "parse", "signature", "outline", "queue", "floor")
 
 
 @dataclass
@@ -615,6 +620,9 @@ def run_paired(
     db = work / (f"{name}-paired.db" if stage else "full-paired.db")
     if stage is None:
         full_argv = [*base, "full", "--port", str(port), *pin, "--db", str(db), "--no-worker"]
+    elif stage == "floor":
+        full_argv = [*base, "floor", "--port", str(port), *pin, "--db", str(db),
+                     "--public-pem", str(work / "public.pem")]  # fmt: skip
     else:
         full_argv = [*base, "stage", "--stage", stage, "--port", str(port), *pin, "--db", str(db)]
     if args.cprofile:
@@ -628,7 +636,7 @@ def run_paired(
         verify.wait_ready()
         full = Proc(full_argv, name=name, log=work / f"{name}.log")
         full.wait_ready()
-        if queues:
+        if queues and not args.no_worker:
             # the worker process, once the web process made the database (as the full case)
             worker = Proc(
                 [*base, "worker", "--port", str(port), "--db", str(db),
@@ -721,6 +729,9 @@ def run_paired(
         if full is not None:
             full.stop()
         verify.stop()
+    if stage == "floor":
+        notes.append("db check skipped: the floor server is not the library")
+        return pairs, notes
     if not queues:
         notes.append(
             f"db check skipped: stage {stage} stops before remember_and_queue, so nothing "
@@ -861,6 +872,11 @@ def main() -> int:
     parser.add_argument(
         "--drain", type=float, default=5.0,
         help="seconds to watch the full case's worker drain the queue after the load",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-worker", action="store_true",
+        help="with --paired: no worker process beside the full web process (the queue only"
+        " grows): the accept path alone, and wrk's core left to wrk",
     )  # fmt: skip
     parser.add_argument("--cprofile", action="store_true", help="cProfile the full case")
     parser.add_argument("--py-spy", default=None, help="py-spy binary: sample each server case")

@@ -64,7 +64,6 @@ log = logging.getLogger("activitypub.inbox")
 
 INBOX_TASK = "inbox"
 _JSON_TYPES = frozenset({"application/activity+json", "application/ld+json", "application/json"})
-_DIGEST_HEADERS = ("Digest", "Content-Digest")
 
 
 async def receive(fed: Federation, request: Request, recipient: str | None) -> Response:
@@ -222,8 +221,9 @@ def check_depth(data: Any, max_depth: int, body: bytes | None = None) -> None:
 
 def check_digest(request: Request) -> None:
     """Digest / Content-Digest, when sent, must match the bytes received."""
-    if any(h in request.headers for h in _DIGEST_HEADERS):
-        verify_body_digest(request.headers, request.body)
+    headers = request.headers
+    if "Digest" in headers or "Content-Digest" in headers:
+        verify_body_digest(headers, request.body)
 
 
 def is_unknown_actor_self_delete(data: dict[str, Any]) -> bool:

@@ -14,6 +14,12 @@ Modes:
     draft-cavage RSA signature with one cached ``cryptography`` public key
     (``--public-pem FILE``). No date window, no dedup, no storage: the floor
     any verifying inbox has to pay.
+``floor``
+    The ``verify`` handler plus the least a durable, deduplicating inbox adds:
+    the body stored under its activity id in SQLite (``--db``; WAL,
+    synchronous=NORMAL), group-committed in one thread hop per batch, before
+    the 202. No library code: what any inbox with a durable SQLite queue pays
+    on top of the minimal verifier (``bench_inbox.py --paired N --stage floor``).
 ``full``
     The library's whole receive flow: ``Federation`` (SQLite storage, durable
     SQLite inbox queue, not ``inline``) served by ``aiohttp_app``,
@@ -81,7 +87,9 @@ def _bare_app() -> web.Application:
     return app
 
 
-def _verify_app(public_pem: bytes) -> web.Application:
+def _verifier(public_pem: bytes) -> Any:
+    """The minimal verifying check: ``check(request, body)`` is None when the
+    request passes, else the error response."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -93,13 +101,12 @@ def _verify_app(public_pem: bytes) -> web.Application:
     def fail(status: int, reason: str) -> web.Response:
         return web.Response(status=status, text=reason)
 
-    async def inbox(request: web.Request) -> web.Response:
-        body = await request.read()
+    def check(request: web.Request, body: bytes) -> web.Response | None:
         try:
             data = json.loads(body)
         except ValueError:
             return fail(400, "not JSON")
-        if not isinstance(data, dict) or "id" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             return fail(400, "not an activity")
         h = request.headers
         digest = h.get("Digest", "")
@@ -127,6 +134,80 @@ def _verify_app(public_pem: bytes) -> web.Application:
             )
         except (InvalidSignature, ValueError):
             return fail(401, "bad signature")
+        request["activity_id"] = data["id"]
+        return None
+
+    return check
+
+
+def _verify_app(public_pem: bytes) -> web.Application:
+    check = _verifier(public_pem)
+
+    async def inbox(request: web.Request) -> web.Response:
+        body = await request.read()
+        return check(request, body) or web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", inbox)
+    return app
+
+
+def _floor_app(public_pem: bytes, db: str) -> web.Application:
+    """The minimal verifier plus the least a durable, deduplicating inbox must
+    add: the body stored under its activity id (a duplicate stored once), in
+    one SQLite file (WAL, synchronous=NORMAL, as the library's), committed
+    before the 202, concurrent requests' rows in one transaction in one
+    thread hop (group commit, as the library's). No library code."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    check = _verifier(public_pem)
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, body BLOB)"
+    )
+    thread = ThreadPoolExecutor(1)
+    pending: list[tuple[str, bytes]] = []
+    waiters: list[asyncio.Future[None]] = []
+    busy = False
+
+    def commit(rows: list[tuple[str, bytes]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO inbox (id, body) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
+        conn.execute("COMMIT")
+
+    def ship() -> None:
+        nonlocal pending, waiters, busy
+        if busy or not pending:
+            return
+        rows, done, busy = pending, waiters, True
+        pending, waiters = [], []
+        loop = asyncio.get_running_loop()
+
+        def landed(flight: Any) -> None:
+            nonlocal busy
+            busy = False
+            for w in done:
+                w.set_result(None)
+            ship()
+
+        thread.submit(commit, rows).add_done_callback(
+            lambda flight: loop.call_soon_threadsafe(landed, flight)
+        )
+
+    async def inbox(request: web.Request) -> web.Response:
+        body = await request.read()
+        refused = check(request, body)
+        if refused is not None:
+            return refused
+        done = asyncio.get_running_loop().create_future()
+        pending.append((request["activity_id"], body))
+        waiters.append(done)
+        if len(pending) == 1:
+            asyncio.get_running_loop().call_soon(ship)
+        await done
         return web.Response(status=202)
 
     app = web.Application()
@@ -269,9 +350,33 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+def _count_batches() -> None:
+    """Print, at exit, how many SQLite write batches ran and their mean size."""
+    import atexit
+
+    from activitypub.storage import _database
+
+    sizes: list[int] = []
+    batch = _database._batch
+
+    def counted(conn: Any, fns: Any) -> Any:
+        sizes.append(len(fns))
+        return batch(conn, fns)
+
+    _database._batch = counted
+
+    def report() -> None:
+        n = len(sizes)
+        print(f"BATCHES {n} writes {sum(sizes)} mean {sum(sizes) / max(n, 1):.1f}", file=sys.stderr)
+
+    atexit.register(report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["actor", "bare", "verify", "full", "worker", "stage"])
+    parser.add_argument(
+        "mode", choices=["actor", "bare", "verify", "floor", "full", "worker", "stage"]
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cpu", type=int, default=None)
     parser.add_argument("--actor-json", default=None)
@@ -294,6 +399,9 @@ def main() -> None:
     elif args.mode == "verify":
         with open(args.public_pem, "rb") as f:
             app = _verify_app(f.read())
+    elif args.mode == "floor":
+        with open(args.public_pem, "rb") as f:
+            app = _floor_app(f.read(), args.db)
     elif args.mode == "actor":
         with open(args.actor_json, "rb") as f:
             app = _actor_app(f.read())
@@ -302,6 +410,8 @@ def main() -> None:
     else:
         app = _full_app(args.port, args.db, worker=not args.no_worker)
 
+    if os.environ.get("BENCH_BATCH_STATS"):
+        _count_batches()
     if args.cprofile:
         import cProfile
 
