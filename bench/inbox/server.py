@@ -88,8 +88,8 @@ def _bare_app() -> web.Application:
 
 
 def _verifier(public_pem: bytes) -> Any:
-    """The minimal verifying check: ``check(request, body)`` is None when the
-    request passes, else the error response."""
+    """The minimal verifying check: ``check(request, body)`` is the activity's
+    id when the request passes, else the error response."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -101,7 +101,7 @@ def _verifier(public_pem: bytes) -> Any:
     def fail(status: int, reason: str) -> web.Response:
         return web.Response(status=status, text=reason)
 
-    def check(request: web.Request, body: bytes) -> web.Response | None:
+    def check(request: web.Request, body: bytes) -> web.Response | str:
         try:
             data = json.loads(body)
         except ValueError:
@@ -134,8 +134,7 @@ def _verifier(public_pem: bytes) -> Any:
             )
         except (InvalidSignature, ValueError):
             return fail(401, "bad signature")
-        request["activity_id"] = data["id"]
-        return None
+        return data["id"]  # a str: checked above
 
     return check
 
@@ -144,8 +143,8 @@ def _verify_app(public_pem: bytes) -> web.Application:
     check = _verifier(public_pem)
 
     async def inbox(request: web.Request) -> web.Response:
-        body = await request.read()
-        return check(request, body) or web.Response(status=202)
+        passed = check(request, await request.read())
+        return web.Response(status=202) if isinstance(passed, str) else passed
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", inbox)
@@ -199,11 +198,11 @@ def _floor_app(public_pem: bytes, db: str) -> web.Application:
 
     async def inbox(request: web.Request) -> web.Response:
         body = await request.read()
-        refused = check(request, body)
-        if refused is not None:
-            return refused
+        passed = check(request, body)
+        if not isinstance(passed, str):
+            return passed
         done = asyncio.get_running_loop().create_future()
-        pending.append((request["activity_id"], body))
+        pending.append((passed, body))
         waiters.append(done)
         if len(pending) == 1:
             asyncio.get_running_loop().call_soon(ship)
