@@ -106,9 +106,9 @@ async def test_the_verified_body_is_queued_as_sent(sqlite_world: World) -> None:
     assert json.loads(payload)["body"] == body.decode()  # the bytes verified, not a re-encoding
     await drain(world.ours)
     ((_, create),) = world.calls
-    assert isinstance(create.object, vocab.Note) and create.object.content == doc["object"][
-        "content"
-    ]
+    assert (
+        isinstance(create.object, vocab.Note) and create.object.content == doc["object"]["content"]
+    )
 
 
 async def test_worker_compacts_what_the_outline_did_not_read(sqlite_world: World) -> None:

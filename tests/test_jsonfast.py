@@ -81,9 +81,11 @@ def test_errors_are_the_standard_library_errors(body: bytes) -> None:
 _ANY_FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 _DUMPABLE = st.recursive(
     _SCALARS | _ANY_FLOATS,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(st.text(), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

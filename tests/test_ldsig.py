@@ -166,6 +166,7 @@ def test_undefined_terms_are_not_signed(rsa: PrivateKey, note: dict[str, Any]) -
 
 def _independent_hash(options: dict[str, Any], document: dict[str, Any]) -> bytes:
     """Mastodon's recipe with pyld directly, options under the identity v1 *URL*."""
+
     def loader(url: str, _options: Any = None) -> dict[str, Any]:
         doc = bundled_context(url)
         assert doc is not None, url

@@ -71,7 +71,14 @@ def test_cavage_sign_fast_path_matches_general(
 
     def sign(given: Any) -> Any:
         return cavage.sign_request(
-            method, url, given, body, key, key_id, algorithm=algorithm, now=T  # type: ignore[arg-type]
+            method,
+            url,
+            given,
+            body,
+            key,
+            key_id,
+            algorithm=algorithm,
+            now=T,  # type: ignore[arg-type]
         )
 
     for _ in range(2):  # the second call uses what the first one kept
@@ -155,9 +162,7 @@ def test_rfc9421_sign_fast_path_matches_general(
     headers = dict(BASE)
 
     def sign(given: Any) -> Any:
-        return rfc9421.sign_request(
-            method, url, given, body, key, key_id, label=label, created=T
-        )
+        return rfc9421.sign_request(method, url, given, body, key, key_id, label=label, created=T)
 
     for _ in range(2):  # the second call uses what the first one kept
         assert _outcome(lambda: sign(headers)) == _outcome(lambda: sign(list(headers.items())))
@@ -264,9 +269,7 @@ def test_rfc9421_verify_reads_only_covered_fields_alike(
     components = ["@method", "@target-uri", "content-digest", "content-type", "date"]
     headers = {
         **given,
-        **rfc9421.sign_request(
-            "POST", url, given, BODY, key, components=components, created=T
-        ),
+        **rfc9421.sign_request("POST", url, given, BODY, key, components=components, created=T),
     }
     for name, value in change.items():
         if value is None:
@@ -289,7 +292,12 @@ def test_rfc9421_verify_reads_only_covered_fields_alike(
         two_step = _outcome(
             lambda: dataclasses.astuple(
                 rfc9421.verify(
-                    sigs[0], key.public_key, method="POST", url=url, headers=headers, body=BODY,
+                    sigs[0],
+                    key.public_key,
+                    method="POST",
+                    url=url,
+                    headers=headers,
+                    body=BODY,
                     now=T,
                 )
             )

@@ -69,6 +69,7 @@ SIGNATURE_TYPE: Final = "RsaSignature2017"
 _ALGORITHM: Final = "rsa-v1_5-sha256"
 _DEFAULT_TIMEOUT: Final = 2.0
 
+
 @dataclass(frozen=True, slots=True)
 class VerifiedLDSignature:
     """What a verified Linked Data signature asserts."""

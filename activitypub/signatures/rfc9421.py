@@ -299,7 +299,7 @@ _LABELS: dict[str, bool] = {}
 
 # One parameter as _ONE_INPUT reads it: a String without escapes, or an Integer.
 _ONE_PARAM: Final = re.compile(
-    r';([a-z*][a-z0-9_\-.*]*+)='
+    r";([a-z*][a-z0-9_\-.*]*+)="
     r'(?:"([\x20\x21\x23-\x5b\x5d-\x7e]*+)"|(0|[1-9][0-9]{0,14}+)(?![0-9.]))'
 )
 
@@ -1033,9 +1033,7 @@ class _SignTemplate:
             inner = _DIGEST_INNER if body or self.body_method else _DEFAULT_INNER
         signature_params = f"{inner};created={created}{self.keyid_param}"
         if inner is _DIGEST_INNER:
-            base = (
-                f'{self.head}"content-digest": {digest}\n"@signature-params": {signature_params}'
-            )
+            base = f'{self.head}"content-digest": {digest}\n"@signature-params": {signature_params}'
         else:
             base = f'{self.head}"@signature-params": {signature_params}'
         signature = key._signers[key._default](base.encode())  # key.sign(...), less a call

@@ -55,9 +55,7 @@ class _Source:
 
     __slots__ = ("checking", "defs", "outline")
 
-    def __init__(
-        self, defs: Defs | None, *, checking: bool = False, outline: bool = False
-    ) -> None:
+    def __init__(self, defs: Defs | None, *, checking: bool = False, outline: bool = False) -> None:
         self.defs = defs
         self.checking = checking
         self.outline = outline

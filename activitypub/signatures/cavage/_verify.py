@@ -136,6 +136,7 @@ class _Draft:
 
     __slots__ = VerifiedSignature.__slots__
 
+
 KeySource: TypeAlias = PublicKey | Callable[[str], PublicKey]
 
 # Method -> (upper case, lower case): coverage rules use one, the signing string the other.
@@ -210,8 +211,8 @@ def verify_request(
             (key_id, algorithm, plan), signature = known
             created_param = expires_param = expires_text = None
         else:
-            key_id, algorithm, plan, signature, created_param, expires_param, expires_text = (
-                _parse(header)
+            key_id, algorithm, plan, signature, created_param, expires_param, expires_text = _parse(
+                header
             )
     else:
         key_id, algorithm, plan = params.key_id, params.algorithm, _plan(tuple(params.headers))
