@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -31,64 +28,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_inbox import _activity
+from server import _verifier
+from steps import ACTOR, HOST, actor_document, signed_requests
 
 from activitypub.federation import Federation, Request
 from activitypub.federation import inbox as pipeline
 from activitypub.keys import PrivateKey
-from activitypub.signatures import cavage
 from activitypub.storage import CachedDocument
 
-ORIGIN = "http://127.0.0.1:9"
-ACTOR = f"{ORIGIN}/users/alice"
-HOST = "127.0.0.1:8"
+
+class _AsAiohttp:
+    """What ``server.py``'s verifier reads of an aiohttp request, from ours."""
+
+    __slots__ = ("headers", "method", "path_qs")
+
+    def __init__(self, request: Request) -> None:
+        self.method, self.path_qs, self.headers = request.method, request.path, request.headers
 
 
-def _requests(key: PrivateKey, n: int, first: int, stamp: str) -> list[Request]:
-    made = []
-    for i in range(first, first + n):
-        body = json.dumps(_activity(ORIGIN, i, stamp), separators=(",", ":")).encode()
-        headers = {"Host": HOST, "Content-Type": "application/activity+json"}
-        headers.update(
-            cavage.sign_request(
-                "POST", f"http://{HOST}/inbox", headers, body, key, f"{ACTOR}#main-key"
-            )
-        )
-        made.append(Request.build("POST", f"http://{HOST}/inbox", headers, body))
-    return made
-
-
-def _minimal(public: rsa.RSAPublicKey) -> Callable[[Request], None]:
+def _minimal(key: PrivateKey) -> Callable[[Request], Any]:
     """``server.py``'s minimal verifying check, on our ``Request``."""
-    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
-
-    def check(request: Request) -> None:
-        body = request.body
-        data = json.loads(body)
-        assert isinstance(data, dict) and isinstance(data.get("id"), str)
-        h = request.headers
-        digest = h.get("Digest", "")
-        assert base64.b64decode(digest[8:]) == hashlib.sha256(body).digest()
-        params: dict[str, str] = {}
-        for part in h.get("Signature", "").split(","):
-            name, _, value = part.partition("=")
-            params[name.strip()] = value.strip().strip('"')
-        lines = []
-        for name in params.get("headers", "date").split():
-            if name == "(request-target)":
-                lines.append(f"(request-target): post {request.path}")
-            else:
-                lines.append(f"{name}: {h.get(name, '')}")
-        public.verify(
-            base64.b64decode(params["signature"]), "\n".join(lines).encode(), pkcs1, sha256
-        )
-
-    return check
+    check = _verifier(key.public_key.to_pem().encode())
+    return lambda request: check(_AsAiohttp(request), request.body)
 
 
 async def _run(
@@ -122,22 +86,9 @@ async def main() -> None:
     os.sched_setaffinity(0, {args.cpu})
 
     key = PrivateKey.generate("rsa")
-    public = key.public_key.crypto_key
-    assert isinstance(public, rsa.RSAPublicKey)
-    actor_doc = {
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": ACTOR,
-        "type": "Person",
-        "inbox": f"{ACTOR}/inbox",
-        "publicKey": {
-            "id": f"{ACTOR}#main-key",
-            "owner": ACTOR,
-            "publicKeyPem": key.public_key.to_pem(),
-        },
-    }
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sets = [_requests(key, args.n, k * args.n, stamp) for k in range(args.rounds)]
-    minimal = _minimal(public)
+    sets = [signed_requests(key, args.n, k * args.n, stamp) for k in range(args.rounds)]
+    minimal = _minimal(key)
     print(f"{args.lanes} lanes, {args.n} distinct signed Create(Note) per round, core {args.cpu}")
     print(f"{'round':>5} {'minimal us':>11} {'receive us':>11} {'(main)':>8} {'extra us':>9}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,8 +100,8 @@ async def main() -> None:
         )
         await fed.start()
         now = time.time()
-        await fed.storage.put_cached(CachedDocument(ACTOR, actor_doc, now, now + 3600))
-        warm = _requests(key, 20, 10**7, stamp)
+        await fed.storage.put_cached(CachedDocument(ACTOR, actor_document(key), now, now + 3600))
+        warm = signed_requests(key, 20, 10**7, stamp)
         await _run(warm, args.lanes, lambda r: pipeline.receive(fed, r, None))
         for k, requests in enumerate(sets):
             base, _ = await _run(requests, args.lanes, minimal)

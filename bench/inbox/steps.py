@@ -44,6 +44,37 @@ ACTOR = f"{ORIGIN}/users/alice"
 HOST = "127.0.0.1:8"
 
 
+def actor_document(key: PrivateKey) -> dict[str, Any]:
+    """The sender's actor, with ``key``: what the key cache is primed with."""
+    return {
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": ACTOR,
+        "type": "Person",
+        "inbox": f"{ACTOR}/inbox",
+        "publicKey": {
+            "id": f"{ACTOR}#main-key",
+            "owner": ACTOR,
+            "publicKeyPem": key.public_key.to_pem(),
+        },
+    }
+
+
+def signed_requests(key: PrivateKey, n: int, first: int, stamp: str) -> list[Request]:
+    """``n`` distinct Create(Note) POSTs to the shared inbox, numbered from
+    ``first``, signed as Mastodon signs them."""
+    made = []
+    for i in range(first, first + n):
+        body = json.dumps(_activity(ORIGIN, i, stamp), separators=(",", ":")).encode()
+        headers = {"Host": HOST, "Content-Type": "application/activity+json"}
+        headers.update(
+            cavage.sign_request(
+                "POST", f"http://{HOST}/inbox", headers, body, key, f"{ACTOR}#main-key"
+            )
+        )
+        made.append(Request.build("POST", f"http://{HOST}/inbox", headers, body))
+    return made
+
+
 def check_size_and_type(fed: Federation, request: Request) -> None:
     pipeline.check_size(fed, request)
     pipeline.check_content_type(request)
@@ -62,29 +93,9 @@ async def main() -> None:
     n = args.n
 
     key = PrivateKey.generate("rsa")
-    pem = key.public_key.to_pem()
-    actor_doc = {
-        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
-        "id": ACTOR,
-        "type": "Person",
-        "inbox": f"{ACTOR}/inbox",
-        "publicKey": {
-            "id": f"{ACTOR}#main-key",
-            "owner": ACTOR,
-            "publicKeyPem": pem if isinstance(pem, str) else pem.decode(),
-        },
-    }
+    actor_doc = actor_document(key)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    requests = []
-    for i in range(n):
-        body = json.dumps(_activity(ORIGIN, i, stamp), separators=(",", ":")).encode()
-        headers = {"Host": HOST, "Content-Type": "application/activity+json"}
-        headers.update(
-            cavage.sign_request(
-                "POST", f"http://{HOST}/inbox", headers, body, key, f"{ACTOR}#main-key"
-            )
-        )
-        requests.append(Request.build("POST", f"http://{HOST}/inbox", headers, body))
+    requests = signed_requests(key, n, 0, stamp)
 
     with tempfile.TemporaryDirectory() as tmp:
         fed = Federation(
