@@ -50,19 +50,21 @@ machine whose speed drifts over seconds, cases run a minute apart are not
 comparable, so instead of ``--cases`` this starts the ``verify`` server and
 the ``full`` web process (with its worker process beside it, exactly as the
 ``full`` case) once each, on two ports, both on ``--server-cpu``, and runs N
-pairs of ``--duration``-second wrk slices back to back, verify then full,
-then full then verify, and so on (as ``bench/_paired.py`` does for the
-signature benchmarks). During a verify slice the worker process, which shares
-wrk's core, is stopped (SIGSTOP) and resumed after. Each full slice starts in
-the request list past everything earlier full slices sent (``replay.lua``'s
-offset argument), so the full server only sees new activities; the full
-slices share ``--requests`` between them, and a slice that wraps is flagged
-(pass more requests). The verify server checks the requests as signed for the
-full server's port: its signature covers the ``Host`` header they carry. The
-verdict is the median over the pairs of full unique/s over verify req/s, each
-pair's two slices having met nearly the same machine; per slice the table
-also gives the server's CPU per request. At the end the full server's
-database is checked as above, over all its slices together.
+pairs of ``--duration``-second wrk slices back to back, verify then full, then
+full then verify, and so on (as ``bench/_paired.py`` does for the signature
+benchmarks). During a verify slice the worker process, which shares wrk's
+core, is stopped (SIGSTOP) and resumed after; ``--no-worker`` starts none (the
+queue only grows): the accept path alone, wrk's core left to wrk. Each full
+slice starts in the request list past everything earlier full slices sent
+(``replay.lua``'s offset argument), so the full server only sees new
+activities; the full slices share ``--requests`` between them, and a slice
+that wraps is flagged (pass more requests). The verify server checks the
+requests as signed for the full server's port: its signature covers the
+``Host`` header they carry. The verdict is the median over the pairs of full
+unique/s over verify req/s, each pair's two slices having met nearly the same
+machine; per slice the table also gives the server's CPU per request. At the
+end the full server's database is checked as above, over all its slices
+together.
 
 Where the full flow's time goes, ``--paired N --stage NAME`` (a diagnostic):
 the full side of each pair is then ``server.py``'s ``stage`` mode, the full
@@ -560,7 +562,8 @@ def _run_slice(
     return Slice(case, offset, out, busy, cpu, args.threads)
 
 
-# Stages of ``--stage``, cumulative: the inbox pipeline cut after each (as bench/inbox/server.py).
+# Stages of ``--stage``, cumulative: the inbox pipeline cut after each (as bench/inbox/server.py);
+# then ``floor``, which is not the library (see the module's docstring).
 STAGES = ("adapter", "parse", "signature", "outline", "queue", "floor")
 
 
@@ -896,10 +899,11 @@ def main() -> int:
         "--stage", default=None, metavar="NAME[,NAME...]",
         help="with --paired, a diagnostic of where the full flow's time goes: the full side"
         " of each pair is a server whose inbox runs the receive pipeline only up to and"
-        f" including stage NAME, then answers 202; stages, cumulative: {', '.join(STAGES)}"
+        f" including stage NAME, then answers 202; stages, cumulative: {', '.join(STAGES[:-1])}"
         " (adapter: the aiohttp adapter and routing only; parse: + size, content type, JSON,"
         " digest; signature: + HTTP signature; outline: + outline, item caps, actor, blocks,"
-        " early authorisation; queue: + dedup and durable enqueue, i.e. the whole flow). A"
+        " early authorisation; queue: + dedup and durable enqueue, i.e. the whole flow);"
+        " floor: not the library but the minimal verifier plus a durable SQLite write. A"
         " comma-separated list runs paired mode once per stage, each on a fresh server and"
         " database (each stage's full slices start again at the head of the --requests list,"
         " new to that server: keep --requests above N x duration x the fastest stage's"

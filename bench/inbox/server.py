@@ -55,6 +55,10 @@ Modes:
 modes on other storage than ``--db``, for diagnosis (the database check then
 has nothing to read).
 
+``BENCH_BATCH_STATS=1`` (environment) makes a process print, to standard
+error when it stops, how many SQLite write batches the library ran and their
+mean size.
+
 ``--cpu N`` pins the process (and its threads, e.g. the SQLite executor) to
 one core. ``--cprofile FILE`` profiles the process until it is stopped.
 The process prints ``READY`` once it listens and stops cleanly on SIGTERM or
@@ -174,7 +178,13 @@ def _floor_app(public_pem: bytes, db: str) -> web.Application:
 
     def commit(rows: list[tuple[str, bytes]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO inbox (id, body) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
+        try:
+            conn.executemany(
+                "INSERT INTO inbox (id, body) VALUES (?, ?) ON CONFLICT DO NOTHING", rows
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         conn.execute("COMMIT")
 
     def ship() -> None:
@@ -188,8 +198,12 @@ def _floor_app(public_pem: bytes, db: str) -> web.Application:
         def landed(flight: Any) -> None:
             nonlocal busy
             busy = False
+            failed = flight.exception()  # not stored: those requests get a 500, not a 202
             for w in done:
-                w.set_result(None)
+                if failed is None:
+                    w.set_result(None)
+                else:
+                    w.set_exception(failed)
             ship()
 
         thread.submit(commit, rows).add_done_callback(
@@ -209,8 +223,13 @@ def _floor_app(public_pem: bytes, db: str) -> web.Application:
         await done
         return web.Response(status=202)
 
+    async def close(_: web.Application) -> None:
+        thread.shutdown(wait=True)
+        conn.close()
+
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", inbox)
+    app.on_cleanup.append(close)
     return app
 
 
